@@ -1,0 +1,227 @@
+"""The single place where ingested records are written.
+
+Requests hand their records to one writer thread and wait for the commit: a 2xx answer means
+the data is committed and readable. While one transaction runs, other requests queue up, and
+the next transaction takes all of them at once (group commit), so throughput grows with load
+instead of paying one commit per request. SQLite has a single writer anyway; on Postgres,
+replicas serialise on advisory locks per entity (see `dialect.lock_keys`).
+
+If a grouped transaction fails, each request is retried alone, then each event alone, so one
+bad event fails only itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, Table, select
+
+from server.db.dialect import lock_keys, upsert
+from server.db.models import Observation, Score, Trace
+from server.ingest.merge import Row, apply, new_row
+from server.ingest.records import Kind, Record
+
+log = logging.getLogger("spyglass.writer")
+
+TABLES: dict[Kind, Table] = {
+    Kind.TRACE: Trace.__table__,  # type: ignore[dict-item]
+    Kind.OBSERVATION: Observation.__table__,  # type: ignore[dict-item]
+    Kind.SCORE: Score.__table__,  # type: ignore[dict-item]
+}
+# Most records one transaction takes; bounds the memory and the time locks are held.
+MAX_GROUP_RECORDS = 5000
+_SELECT_CHUNK = 500
+
+Failures = dict[str, str]
+
+
+class AtCapacity(Exception):
+    """More records are waiting than the writer may hold; the client should retry later."""
+
+
+@dataclass(slots=True)
+class _Submission:
+    records: list[Record]
+    future: Future[Failures] = field(default_factory=Future)
+
+
+class IngestWriter:
+    def __init__(self, engine: Engine, *, max_pending: int) -> None:
+        self._engine = engine
+        self._max_pending = max_pending
+        self._queue: queue.Queue[_Submission | None] = queue.Queue()
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="spyglass-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join(timeout)
+        self._thread = None
+
+    async def write(self, records: list[Record]) -> Failures:
+        """Store records; returns {event id: reason} for the events that could not be stored."""
+        if not records:
+            return {}
+        return await asyncio.wrap_future(self.submit(records))
+
+    def submit(self, records: list[Record]) -> Future[Failures]:
+        with self._lock:
+            if self._pending + len(records) > self._max_pending and self._pending > 0:
+                raise AtCapacity
+            self._pending += len(records)
+        submission = _Submission(records)
+        self._queue.put(submission)
+        return submission.future
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            size = len(first.records)
+            while size < MAX_GROUP_RECORDS:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                group.append(nxt)
+                size += len(nxt.records)
+            self._write_group(group)
+            with self._lock:
+                self._pending -= size
+
+    def _write_group(self, group: list[_Submission]) -> None:
+        try:
+            self._transaction([r for s in group for r in s.records])
+        except Exception:
+            if len(group) == 1:
+                log.warning("write failed; retrying event by event", exc_info=True)
+                self._settle(group[0], self._write_events(group[0].records))
+            else:
+                log.warning("grouped write failed; retrying request by request", exc_info=True)
+                for submission in group:
+                    self._write_group([submission])
+            return
+        for submission in group:
+            self._settle(submission, {})
+
+    @staticmethod
+    def _settle(submission: _Submission, failures: Failures) -> None:
+        if not submission.future.done():
+            submission.future.set_result(failures)
+
+    def _write_events(self, records: list[Record]) -> Failures:
+        by_event: dict[str, list[Record]] = defaultdict(list)
+        for record in records:
+            by_event[record.event_id].append(record)
+        failures: Failures = {}
+        for event_id, event_records in by_event.items():
+            try:
+                self._transaction(event_records)
+            except Exception as exc:
+                log.error("event %r could not be stored: %s", event_id[:100], type(exc).__name__)
+                failures[event_id] = f"could not be stored: {type(exc).__name__}"
+        return failures
+
+    def _transaction(self, records: Sequence[Record]) -> None:
+        now = datetime.now(UTC)
+        ordered = sorted(records, key=lambda r: (r.event_time, not r.is_create))
+        with self._engine.connect().execution_options(write_lock=True) as conn:
+            with conn.begin():
+                lock_keys(conn, _lock_keys(ordered))
+                existing = {kind: _load(conn, kind, ordered) for kind in Kind}
+                rows = _fold(ordered, existing, now)
+                _add_implicit_traces(rows, existing[Kind.TRACE], now)
+                for kind, table in TABLES.items():
+                    kind_rows = [row for (k, _, _), row in rows.items() if k is kind]
+                    columns = [c.name for c in table.columns if not c.primary_key]
+                    upsert(conn, table, kind_rows, key=("project_id", "id"), update=columns)
+
+
+def _lock_keys(records: Iterable[Record]) -> list[str]:
+    keys = []
+    for record in records:
+        keys.append(record.lock_key)
+        trace_id = record.fields.get("trace_id")
+        if record.kind is Kind.OBSERVATION and trace_id:
+            keys.append(f"trace:{record.project_id}:{trace_id}")
+    return keys
+
+
+def _load(conn: Any, kind: Kind, records: Sequence[Record]) -> dict[tuple[str, str], Row]:
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for record in records:
+        if record.kind is kind:
+            wanted[record.project_id].add(record.id)
+        if kind is Kind.TRACE and record.kind is Kind.OBSERVATION:
+            trace_id = record.fields.get("trace_id")
+            if trace_id:
+                wanted[record.project_id].add(trace_id)
+    table = TABLES[kind]
+    found: dict[tuple[str, str], Row] = {}
+    for project_id, ids in wanted.items():
+        id_list = sorted(ids)
+        for start in range(0, len(id_list), _SELECT_CHUNK):
+            chunk = id_list[start : start + _SELECT_CHUNK]
+            query = select(table).where(table.c.project_id == project_id, table.c.id.in_(chunk))
+            for row in conn.execute(query):
+                found[(project_id, row.id)] = dict(row._mapping)
+    return found
+
+
+def _fold(
+    records: Sequence[Record], existing: dict[Kind, dict[tuple[str, str], Row]], now: datetime
+) -> dict[tuple[Kind, str, str], Row]:
+    rows: dict[tuple[Kind, str, str], Row] = {}
+    for record in records:
+        key = (record.kind, record.project_id, record.id)
+        row = rows.get(key)
+        if row is None:
+            stored = existing[record.kind].get((record.project_id, record.id))
+            is_new = stored is None
+            row = new_row(record, now) if stored is None else dict(stored)
+            rows[key] = row
+        else:
+            is_new = False
+        apply(row, record, is_new=is_new, now=now)
+    return rows
+
+
+def _add_implicit_traces(
+    rows: dict[tuple[Kind, str, str], Row], stored: dict[tuple[str, str], Row], now: datetime
+) -> None:
+    """An observation may arrive before its trace, or without one ever being sent."""
+    for (kind, project_id, _), row in list(rows.items()):
+        if kind is not Kind.OBSERVATION or row["provisional"]:
+            continue
+        key = (Kind.TRACE, project_id, row["trace_id"])
+        if key in rows or (project_id, row["trace_id"]) in stored:
+            continue
+        placeholder = Record(Kind.TRACE, project_id, row["trace_id"], row["start_time"], "")
+        trace = new_row(placeholder, now)
+        trace["environment"] = row["environment"]
+        rows[key] = trace
