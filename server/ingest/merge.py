@@ -104,7 +104,7 @@ def _after_merge(row: Row, record: Record, now: datetime) -> None:
         # A trace event makes the trace real, whatever it set.
         row["implicit"] = False
         return
-    if record.is_create or "trace_id" in record.fields:
+    if record.is_create:
         row["provisional"] = False
     if row["end_time"] is not None and row["end_time"] < row["start_time"]:
         row["end_time"] = row["start_time"]

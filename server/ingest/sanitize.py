@@ -23,6 +23,8 @@ import orjson
 ESCAPE = "\ue000"
 _ESCAPE_UTF8 = ESCAPE.encode()
 _RESTORE = re.compile("\ue000([01])")
+# json.loads joins valid surrogate pairs, so any surrogate left in a str is a lone one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InvalidJSON(ValueError):
@@ -57,7 +59,7 @@ def _clean(text: str) -> str:
     try:
         text.encode()
     except UnicodeEncodeError:
-        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        text = _SURROGATE.sub("\ufffd", text)
     return text
 
 

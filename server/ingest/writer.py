@@ -216,7 +216,8 @@ def _add_implicit_traces(
 ) -> None:
     """An observation may arrive before its trace, or without one ever being sent."""
     for (kind, project_id, _), row in list(rows.items()):
-        if kind is not Kind.OBSERVATION or row["provisional"]:
+        # An update that named no trace has only its own id as a placeholder trace id.
+        if kind is not Kind.OBSERVATION or (row["provisional"] and row["trace_id"] == row["id"]):
             continue
         key = (Kind.TRACE, project_id, row["trace_id"])
         if key in rows or (project_id, row["trace_id"]) in stored:

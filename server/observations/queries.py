@@ -63,8 +63,8 @@ def page(
     query = filtered(project_id, f)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     ordered = query.order_by(Observation.start_time.desc(), Observation.id.desc())
-    rows = session.execute(ordered.offset((page - 1) * limit).limit(limit)).tuples().all()
-    return list(rows), total
+    rows = session.execute(ordered.offset((page - 1) * limit).limit(limit)).all()
+    return [(o, t) for o, t in rows], total
 
 
 def after_cursor(
@@ -86,7 +86,7 @@ def after_cursor(
             )
         )
     ordered = query.order_by(Observation.start_time.desc(), Observation.id.desc()).limit(limit)
-    return list(session.execute(ordered).tuples().all())
+    return [(o, t) for o, t in session.execute(ordered).all()]
 
 
 def get(session: Session, project_id: str, observation_id: str) -> Observation | None:

@@ -42,7 +42,7 @@ def list_sessions(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(
         query.order_by(func.min(Trace.timestamp).desc(), Trace.session_id).offset((page - 1) * limit).limit(limit)
-    ).tuples().all()
+    ).all()
     return [(r[0], r[1], r[2]) for r in rows], total
 
 
