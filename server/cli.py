@@ -95,7 +95,7 @@ def _session() -> Iterator[Session]:
     settings = _settings()
     with _database(settings) as engine:
         upgrade_to_head(engine)
-        with Session(engine) as session:
+        with Session(engine, expire_on_commit=False) as session:
             yield session
             session.commit()
 
