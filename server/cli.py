@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 import server

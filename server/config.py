@@ -65,7 +65,7 @@ class Settings(BaseSettings):
                 "must start with sqlite:/// or postgresql+psycopg:// "
                 f"(got {value.split(':', 1)[0]!r})"
             )
-        if value.startswith("postgresql://") or value.startswith("postgres://"):
+        if value.startswith(("postgresql://", "postgres://")):
             raise ValueError("use the psycopg 3 driver: postgresql+psycopg://…")
         return value
 

@@ -84,7 +84,9 @@ def bearer(public_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {public_key}"}
 
 
-def send(client: TestClient, route: Route, headers: dict[str, str], ids: dict[str, str] | None = None) -> httpx.Response:
+def send(
+    client: TestClient, route: Route, headers: dict[str, str], ids: dict[str, str] | None = None
+) -> httpx.Response:
     return client.request(route.method, route.url(ids), json=route.body, headers=headers)
 
 
@@ -122,7 +124,9 @@ class TestRouteTable:
 
 class TestRoutesWithoutAuth:
     @pytest.mark.parametrize("route", WITHOUT_AUTH, ids=str)
-    def test_health_and_ready_answer_without_a_header(self, client: TestClient, route: Route) -> None:
+    def test_health_and_ready_answer_without_a_header(
+        self, client: TestClient, route: Route
+    ) -> None:
         response = send(client, route, {})
         assert response.status_code == 200
         assert response.json()["status"] == "OK"
@@ -140,16 +144,24 @@ class TestMissingOrBadCredentials:
 
     @pytest.mark.parametrize("header", MALFORMED.values(), ids=MALFORMED.keys())
     @pytest.mark.parametrize("route", ROUTES, ids=str)
-    def test_a_malformed_header_gets_401(self, client: TestClient, route: Route, header: str) -> None:
+    def test_a_malformed_header_gets_401(
+        self, client: TestClient, route: Route, header: str
+    ) -> None:
         assert_unauthorized(send(client, route, {"Authorization": header}), route, BAD_HEADER)
 
     @pytest.mark.parametrize("route", ROUTES, ids=str)
-    def test_a_wrong_secret_gets_401(self, client: TestClient, shared_project: ProjectKeys, route: Route) -> None:
-        response = send(client, route, basic(shared_project.public_key, shared_project.secret_key + "x"))
+    def test_a_wrong_secret_gets_401(
+        self, client: TestClient, shared_project: ProjectKeys, route: Route
+    ) -> None:
+        response = send(
+            client, route, basic(shared_project.public_key, shared_project.secret_key + "x")
+        )
         assert_unauthorized(response, route, BAD_CREDENTIALS)
 
     @pytest.mark.parametrize("route", ROUTES, ids=str)
-    def test_an_unknown_public_key_gets_401_with_or_without_a_secret(self, client: TestClient, route: Route) -> None:
+    def test_an_unknown_public_key_gets_401_with_or_without_a_secret(
+        self, client: TestClient, route: Route
+    ) -> None:
         for headers in (basic("pk-lf-nobody", "sk-lf-nothing"), bearer("pk-lf-nobody")):
             assert_unauthorized(send(client, route, headers), route, BAD_CREDENTIALS)
 
@@ -157,18 +169,24 @@ class TestMissingOrBadCredentials:
     def test_a_revoked_key_gets_401_even_after_it_was_used(
         self, client: TestClient, engine: Engine, project: ProjectKeys, route: Route
     ) -> None:
-        assert client.get("/api/public/projects", auth=project.auth).status_code == 200  # caches the secret
+        assert (
+            client.get("/api/public/projects", auth=project.auth).status_code == 200
+        )  # caches the secret
         with Session(engine) as session:
             assert revoke_key(session, project.public_key) is not None
             session.commit()
         assert_unauthorized(send(client, route, project.headers), route, BAD_CREDENTIALS)
         if route.public_key_alone:
-            assert_unauthorized(send(client, route, bearer(project.public_key)), route, BAD_CREDENTIALS)
+            assert_unauthorized(
+                send(client, route, bearer(project.public_key)), route, BAD_CREDENTIALS
+            )
 
     def test_the_secret_of_one_project_does_not_open_another(
         self, client: TestClient, project: ProjectKeys, other_project: ProjectKeys
     ) -> None:
-        response = client.get("/api/public/projects", headers=basic(project.public_key, other_project.secret_key))
+        response = client.get(
+            "/api/public/projects", headers=basic(project.public_key, other_project.secret_key)
+        )
         assert response.status_code == 401
         assert response.json() == {"message": BAD_CREDENTIALS}
 
@@ -182,17 +200,26 @@ class TestPublicKeyAlone:
         assert response.status_code == 403, response.text
         assert response.json() == {"message": INSUFFICIENT}
 
-    def test_a_bearer_public_key_may_create_a_score(self, client: TestClient, project: ProjectKeys) -> None:
+    def test_a_bearer_public_key_may_create_a_score(
+        self, client: TestClient, project: ProjectKeys
+    ) -> None:
         score_id = new_id()
-        response = client.post("/api/public/scores", json={"id": score_id, "name": "thumbs", "value": 1.0},
-                               headers=bearer(project.public_key))
+        response = client.post(
+            "/api/public/scores",
+            json={"id": score_id, "name": "thumbs", "value": 1.0},
+            headers=bearer(project.public_key),
+        )
         assert response.status_code == 200, response.text
         assert response.json() == {"id": score_id}
         stored = client.get(f"/api/public/scores/{score_id}", auth=project.auth).json()
         assert (stored["name"], stored["value"], stored["projectId"]) == ("thumbs", 1.0, project.id)
 
-    def test_a_bearer_public_key_may_call_ingestion(self, client: TestClient, project: ProjectKeys) -> None:
-        response = client.post("/api/public/ingestion", json={"batch": []}, headers=bearer(project.public_key))
+    def test_a_bearer_public_key_may_call_ingestion(
+        self, client: TestClient, project: ProjectKeys
+    ) -> None:
+        response = client.post(
+            "/api/public/ingestion", json={"batch": []}, headers=bearer(project.public_key)
+        )
         assert response.status_code == 207
         assert response.json() == {"successes": [], "errors": []}
 
@@ -209,8 +236,12 @@ class Seeded:
 
     @property
     def ids(self) -> dict[str, str]:
-        return {"trace_id": self.trace_id, "observation_id": self.observation_id,
-                "score_id": self.score_id, "session_id": self.session_id}
+        return {
+            "trace_id": self.trace_id,
+            "observation_id": self.observation_id,
+            "score_id": self.score_id,
+            "session_id": self.session_id,
+        }
 
     def id_of(self, kind: str) -> str:
         return self.ids[f"{kind}_id"]
@@ -218,12 +249,22 @@ class Seeded:
 
 def seed(client: TestClient, project: ProjectKeys, label: str) -> Seeded:
     seeded = Seeded(new_id(), new_id(), new_id(), f"session-{new_id()}", f"user-{new_id()}")
-    ingest(client, project, [
-        trace_event(seeded.trace_id, name=f"{label} trace", userId=seeded.user_id, sessionId=seeded.session_id,
-                    input={"owner": label}, tags=[label]),
-        generation_event(seeded.observation_id, seeded.trace_id, name=f"{label} generation"),
-        score_event(seeded.score_id, trace_id=seeded.trace_id, value=0.25, comment=label),
-    ])
+    ingest(
+        client,
+        project,
+        [
+            trace_event(
+                seeded.trace_id,
+                name=f"{label} trace",
+                userId=seeded.user_id,
+                sessionId=seeded.session_id,
+                input={"owner": label},
+                tags=[label],
+            ),
+            generation_event(seeded.observation_id, seeded.trace_id, name=f"{label} generation"),
+            score_event(seeded.score_id, trace_id=seeded.trace_id, value=0.25, comment=label),
+        ],
+    )
     return seeded
 
 
@@ -237,7 +278,9 @@ class TwoProjects:
 
 @pytest.fixture
 def two(client: TestClient, project: ProjectKeys, other_project: ProjectKeys) -> TwoProjects:
-    return TwoProjects(project, other_project, seed(client, project, "A"), seed(client, other_project, "B"))
+    return TwoProjects(
+        project, other_project, seed(client, project, "A"), seed(client, other_project, "B")
+    )
 
 
 def read_everything(client: TestClient, keys: ProjectKeys, data: Seeded) -> dict[str, Any]:
@@ -259,23 +302,48 @@ BY_ID_READS = [r for r in ROUTES if r.method == "GET" and "{" in r.template]
 Params = Callable[[Seeded], dict[str, str]]
 LIST_READS = [
     pytest.param("/api/public/traces", "trace", lambda s: {}, id="traces"),
-    pytest.param("/api/public/traces", "trace", lambda s: {"sessionId": s.session_id}, id="traces-by-session"),
-    pytest.param("/api/public/traces", "trace", lambda s: {"userId": s.user_id}, id="traces-by-user"),
+    pytest.param(
+        "/api/public/traces", "trace", lambda s: {"sessionId": s.session_id}, id="traces-by-session"
+    ),
+    pytest.param(
+        "/api/public/traces", "trace", lambda s: {"userId": s.user_id}, id="traces-by-user"
+    ),
     pytest.param("/api/public/observations", "observation", lambda s: {}, id="observations"),
-    pytest.param("/api/public/observations", "observation", lambda s: {"traceId": s.trace_id}, id="observations-by-trace"),
+    pytest.param(
+        "/api/public/observations",
+        "observation",
+        lambda s: {"traceId": s.trace_id},
+        id="observations-by-trace",
+    ),
     pytest.param("/api/public/v2/observations", "observation", lambda s: {}, id="v2-observations"),
-    pytest.param("/api/public/v2/observations", "observation", lambda s: {"traceId": s.trace_id}, id="v2-observations-by-trace"),
-    pytest.param("/api/public/v2/observations", "observation", lambda s: {"sessionId": s.session_id}, id="v2-observations-by-session"),
+    pytest.param(
+        "/api/public/v2/observations",
+        "observation",
+        lambda s: {"traceId": s.trace_id},
+        id="v2-observations-by-trace",
+    ),
+    pytest.param(
+        "/api/public/v2/observations",
+        "observation",
+        lambda s: {"sessionId": s.session_id},
+        id="v2-observations-by-session",
+    ),
     pytest.param("/api/public/v3/scores", "score", lambda s: {}, id="v3-scores"),
-    pytest.param("/api/public/v3/scores", "score", lambda s: {"traceId": s.trace_id}, id="v3-scores-by-trace"),
-    pytest.param("/api/public/v3/scores", "score", lambda s: {"id": s.score_id}, id="v3-scores-by-id"),
+    pytest.param(
+        "/api/public/v3/scores", "score", lambda s: {"traceId": s.trace_id}, id="v3-scores-by-trace"
+    ),
+    pytest.param(
+        "/api/public/v3/scores", "score", lambda s: {"id": s.score_id}, id="v3-scores-by-id"
+    ),
     pytest.param("/api/public/sessions", "session", lambda s: {}, id="sessions"),
 ]
 
 
 class TestReadsStayInTheirProject:
     @pytest.mark.parametrize("route", BY_ID_READS, ids=str)
-    def test_another_project_s_ids_are_not_found(self, client: TestClient, two: TwoProjects, route: Route) -> None:
+    def test_another_project_s_ids_are_not_found(
+        self, client: TestClient, two: TwoProjects, route: Route
+    ) -> None:
         url = route.url(two.a_data.ids)
         assert client.get(url, auth=two.a.auth).status_code == 200
         response = client.get(url, auth=two.b.auth)
@@ -300,7 +368,9 @@ class TestReadsStayInTheirProject:
         if "totalItems" in as_b["meta"]:
             assert as_b["meta"]["totalItems"] == len(expected)
 
-    def test_a_trace_lists_only_its_own_project_s_observations_and_scores(self, client: TestClient, two: TwoProjects) -> None:
+    def test_a_trace_lists_only_its_own_project_s_observations_and_scores(
+        self, client: TestClient, two: TwoProjects
+    ) -> None:
         a_trace = client.get(f"/api/public/traces/{two.a_data.trace_id}", auth=two.a.auth).json()
         assert [o["id"] for o in a_trace["observations"]] == [two.a_data.observation_id]
         assert [s["id"] for s in a_trace["scores"]] == [two.a_data.score_id]
@@ -308,72 +378,126 @@ class TestReadsStayInTheirProject:
         assert listed[0]["observations"] == [two.b_data.observation_id]
         assert listed[0]["scores"] == [two.b_data.score_id]
 
-    def test_the_projects_route_names_only_the_key_s_own_project(self, client: TestClient, two: TwoProjects) -> None:
+    def test_the_projects_route_names_only_the_key_s_own_project(
+        self, client: TestClient, two: TwoProjects
+    ) -> None:
         for keys in (two.a, two.b):
             data = client.get("/api/public/projects", auth=keys.auth).json()["data"]
             assert [(p["id"], p["name"]) for p in data] == [(keys.id, keys.name)]
 
 
 class TestWritesStayInTheirProject:
-    def test_deletes_sent_by_another_project_leave_the_data_in_place(self, client: TestClient, two: TwoProjects) -> None:
+    def test_deletes_sent_by_another_project_leave_the_data_in_place(
+        self, client: TestClient, two: TwoProjects
+    ) -> None:
         before = read_everything(client, two.a, two.a_data)
         trace_id, score_id = two.a_data.trace_id, two.a_data.score_id
         assert client.delete(f"/api/public/traces/{trace_id}", auth=two.b.auth).status_code == 404
         assert client.delete(f"/api/public/scores/{score_id}", auth=two.b.auth).status_code == 404
-        bulk = client.request("DELETE", "/api/public/traces", json={"traceIds": [trace_id]}, auth=two.b.auth)
+        bulk = client.request(
+            "DELETE", "/api/public/traces", json={"traceIds": [trace_id]}, auth=two.b.auth
+        )
         assert bulk.status_code == 200
         assert read_everything(client, two.a, two.a_data) == before
 
     @pytest.mark.parametrize("route", DELETES, ids=str)
-    def test_refused_deletes_change_nothing(self, client: TestClient, two: TwoProjects, route: Route) -> None:
+    def test_refused_deletes_change_nothing(
+        self, client: TestClient, two: TwoProjects, route: Route
+    ) -> None:
         before = read_everything(client, two.a, two.a_data)
         body = {"traceIds": [two.a_data.trace_id]} if route.body else None
         for headers in ({}, basic(two.a.public_key, "sk-lf-wrong"), bearer(two.a.public_key)):
-            response = client.request(route.method, route.url(two.a_data.ids), json=body, headers=headers)
+            response = client.request(
+                route.method, route.url(two.a_data.ids), json=body, headers=headers
+            )
             assert response.status_code in (401, 403)
         assert read_everything(client, two.a, two.a_data) == before
 
-    def test_events_with_another_project_s_ids_create_copies_of_their_own(self, client: TestClient, two: TwoProjects) -> None:
+    def test_events_with_another_project_s_ids_create_copies_of_their_own(
+        self, client: TestClient, two: TwoProjects
+    ) -> None:
         a = two.a_data
         before = read_everything(client, two.a, a)
-        ingest(client, two.b, [
-            trace_event(a.trace_id, name="B's copy", userId="b-user", sessionId=a.session_id, input={"owner": "B"},
-                        tags=["B"], metadata={"by": "B"}),
-            generation_event(a.observation_id, a.trace_id, name="B's generation", usageDetails={"input": 1, "output": 1}),
-            score_event(a.score_id, trace_id=a.trace_id, value=0.75, comment="B"),
-        ])
+        ingest(
+            client,
+            two.b,
+            [
+                trace_event(
+                    a.trace_id,
+                    name="B's copy",
+                    userId="b-user",
+                    sessionId=a.session_id,
+                    input={"owner": "B"},
+                    tags=["B"],
+                    metadata={"by": "B"},
+                ),
+                generation_event(
+                    a.observation_id,
+                    a.trace_id,
+                    name="B's generation",
+                    usageDetails={"input": 1, "output": 1},
+                ),
+                score_event(a.score_id, trace_id=a.trace_id, value=0.75, comment="B"),
+            ],
+        )
         assert read_everything(client, two.a, a) == before
 
         b_view = read_everything(client, two.b, a)
-        assert (b_view["trace"]["name"], b_view["trace"]["userId"], b_view["trace"]["projectId"]) == ("B's copy", "b-user", two.b.id)
+        assert (
+            b_view["trace"]["name"],
+            b_view["trace"]["userId"],
+            b_view["trace"]["projectId"],
+        ) == ("B's copy", "b-user", two.b.id)
         assert b_view["trace"]["input"] == {"owner": "B"}
         assert b_view["trace"]["tags"] == ["B"]
         assert b_view["observation"]["name"] == "B's generation"
         assert b_view["observation"]["usageDetails"] == {"input": 1, "output": 1, "total": 2}
-        assert (b_view["score"]["value"], b_view["score"]["comment"], b_view["score"]["projectId"]) == (0.75, "B", two.b.id)
+        assert (
+            b_view["score"]["value"],
+            b_view["score"]["comment"],
+            b_view["score"]["projectId"],
+        ) == (0.75, "B", two.b.id)
         assert [t["id"] for t in b_view["session"]["traces"]] == [a.trace_id]
         assert b_view["session"]["traces"][0]["name"] == "B's copy"
 
-    def test_a_score_posted_with_another_project_s_id_is_a_copy_of_its_own(self, client: TestClient, two: TwoProjects) -> None:
+    def test_a_score_posted_with_another_project_s_id_is_a_copy_of_its_own(
+        self, client: TestClient, two: TwoProjects
+    ) -> None:
         a = two.a_data
         before = client.get(f"/api/public/scores/{a.score_id}", auth=two.a.auth).json()
-        response = client.post("/api/public/scores", auth=two.b.auth, json={
-            "id": a.score_id, "traceId": a.trace_id, "name": "stolen", "value": 0.5, "comment": "B",
-        })
+        response = client.post(
+            "/api/public/scores",
+            auth=two.b.auth,
+            json={
+                "id": a.score_id,
+                "traceId": a.trace_id,
+                "name": "stolen",
+                "value": 0.5,
+                "comment": "B",
+            },
+        )
         assert response.status_code == 200
         assert response.json() == {"id": a.score_id}
         assert client.get(f"/api/public/scores/{a.score_id}", auth=two.a.auth).json() == before
         copy = client.get(f"/api/public/scores/{a.score_id}", auth=two.b.auth).json()
         assert (copy["name"], copy["value"], copy["projectId"]) == ("stolen", 0.5, two.b.id)
 
-    def test_a_bearer_score_with_another_project_s_id_is_a_copy_of_its_own(self, client: TestClient, two: TwoProjects) -> None:
+    def test_a_bearer_score_with_another_project_s_id_is_a_copy_of_its_own(
+        self, client: TestClient, two: TwoProjects
+    ) -> None:
         a = two.a_data
         before = client.get(f"/api/public/scores/{a.score_id}", auth=two.a.auth).json()
-        response = client.post("/api/public/scores", headers=bearer(two.b.public_key),
-                               json={"id": a.score_id, "name": "thumbs", "value": 0.0})
+        response = client.post(
+            "/api/public/scores",
+            headers=bearer(two.b.public_key),
+            json={"id": a.score_id, "name": "thumbs", "value": 0.0},
+        )
         assert response.status_code == 200
         assert client.get(f"/api/public/scores/{a.score_id}", auth=two.a.auth).json() == before
-        assert client.get(f"/api/public/scores/{a.score_id}", auth=two.b.auth).json()["name"] == "thumbs"
+        assert (
+            client.get(f"/api/public/scores/{a.score_id}", auth=two.b.auth).json()["name"]
+            == "thumbs"
+        )
 
 
 class TestSameIdsInTwoProjects:
@@ -383,11 +507,17 @@ class TestSameIdsInTwoProjects:
         trace_id, obs_id, score_id, session_id = new_id(), new_id(), new_id(), f"s-{new_id()}"
         extra_obs = new_id()
         for keys, label in ((project, "A"), (other_project, "B")):
-            ingest(client, keys, [
-                trace_event(trace_id, name=label, sessionId=session_id),
-                generation_event(obs_id, trace_id, name=label),
-                score_event(score_id, trace_id=trace_id, name=label, value=1.0 if label == "A" else 0.0),
-            ])
+            ingest(
+                client,
+                keys,
+                [
+                    trace_event(trace_id, name=label, sessionId=session_id),
+                    generation_event(obs_id, trace_id, name=label),
+                    score_event(
+                        score_id, trace_id=trace_id, name=label, value=1.0 if label == "A" else 0.0
+                    ),
+                ],
+            )
         ingest(client, other_project, [generation_event(extra_obs, trace_id, name="B only")])
 
         a_trace = client.get(f"/api/public/traces/{trace_id}", auth=project.auth).json()
@@ -398,9 +528,16 @@ class TestSameIdsInTwoProjects:
         assert [(s["name"], s["value"]) for s in a_trace["scores"]] == [("A", 1.0)]
         assert [(s["name"], s["value"]) for s in b_trace["scores"]] == [("B", 0.0)]
 
-        assert client.delete(f"/api/public/traces/{trace_id}", auth=other_project.auth).status_code == 200
-        for url in (f"/api/public/traces/{trace_id}", f"/api/public/observations/{obs_id}",
-                    f"/api/public/scores/{score_id}", f"/api/public/sessions/{session_id}"):
+        assert (
+            client.delete(f"/api/public/traces/{trace_id}", auth=other_project.auth).status_code
+            == 200
+        )
+        for url in (
+            f"/api/public/traces/{trace_id}",
+            f"/api/public/observations/{obs_id}",
+            f"/api/public/scores/{score_id}",
+            f"/api/public/sessions/{session_id}",
+        ):
             assert client.get(url, auth=other_project.auth).status_code == 404, url
             assert client.get(url, auth=project.auth).status_code == 200, url
         assert client.get(f"/api/public/traces/{trace_id}", auth=project.auth).json() == a_trace
@@ -410,7 +547,17 @@ class TestSameIdsInTwoProjects:
     ) -> None:
         score_id = new_id()
         for keys in (project, other_project):
-            assert client.post("/api/public/scores", json={"id": score_id, "name": "q", "value": 2.0}, auth=keys.auth).status_code == 200
+            assert (
+                client.post(
+                    "/api/public/scores",
+                    json={"id": score_id, "name": "q", "value": 2.0},
+                    auth=keys.auth,
+                ).status_code
+                == 200
+            )
         assert client.delete(f"/api/public/scores/{score_id}", auth=project.auth).status_code == 202
         assert client.get(f"/api/public/scores/{score_id}", auth=project.auth).status_code == 404
-        assert client.get(f"/api/public/scores/{score_id}", auth=other_project.auth).json()["value"] == 2.0
+        assert (
+            client.get(f"/api/public/scores/{score_id}", auth=other_project.auth).json()["value"]
+            == 2.0
+        )

@@ -75,10 +75,9 @@ async def ingest_batch(request: Request, state: StateDep, principal: IngestionKe
         if not principal.full_access and not _scores_only(event_records):
             errors.append({"id": event_id, "status": 401, "message": "Access Scope Denied"})
             continue
-        if event_records or _is_log(raw_event):
-            records.extend(event_records)
-            if event_records:
-                successes.append({"id": event_id, "status": 201})
+        records.extend(event_records)
+        if event_records:  # sdk-log events are logged and appear in neither list
+            successes.append({"id": event_id, "status": 201})
     failures = await _store(state, records)
     if failures:
         successes = [s for s in successes if s["id"] not in failures]
@@ -93,10 +92,6 @@ def _event_id(raw_event: Any) -> str:
     if isinstance(raw_event, dict) and isinstance(raw_event.get("id"), str) and raw_event["id"]:
         return str(raw_event["id"])[:800]
     return "unknown"
-
-
-def _is_log(raw_event: Any) -> bool:
-    return isinstance(raw_event, dict) and raw_event.get("type") == "sdk-log"
 
 
 def _scores_only(records: list[Record]) -> bool:

@@ -26,7 +26,7 @@ class ObservationFilters:
     version: str | None = None
 
 
-def filtered(project_id: str, f: ObservationFilters) -> Select[tuple[Observation, Trace]]:
+def filtered(project_id: str, f: ObservationFilters) -> Select[Observation, Trace]:
     query = (
         select(Observation, Trace)
         .outerjoin(Trace, and_(Trace.project_id == Observation.project_id, Trace.id == Observation.trace_id))

@@ -37,6 +37,12 @@ def list_scores_v3(
     traceId: MultiValue = None,
     observationId: MultiValue = None,
     sessionId: MultiValue = None,
+    experimentId: MultiValue = None,
+    queueId: MultiValue = None,
+    authorUserId: MultiValue = None,
+    value: MultiValue = None,
+    valueMin: float | None = None,
+    valueMax: float | None = None,
     fromTimestamp: datetime | None = None,
     toTimestamp: datetime | None = None,
 ) -> dict[str, Any]:
@@ -45,13 +51,16 @@ def list_scores_v3(
         raise BadRequest([{"path": ["fields"], "message": f"unknown field groups: {sorted(groups - V3_GROUPS)}"}])
     if observationId and not traceId:
         raise BadRequest([{"path": ["observationId"], "message": "observationId needs traceId"}])
-    if traceId and sessionId:
-        raise BadRequest([{"path": ["sessionId"], "message": "traceId and sessionId are mutually exclusive"}])
+    if sum(bool(x) for x in (traceId, sessionId, experimentId)) > 1:
+        raise BadRequest([{"path": ["traceId"], "message": "traceId, sessionId and experimentId are mutually exclusive"}])
     f = queries.ScoreFilters(
         ids=split_list(id), names=split_list(name), sources=split_list(source),
         data_types=split_list(dataType), environments=split_list(environment),
         config_ids=split_list(configId), trace_ids=split_list(traceId),
         observation_ids=split_list(observationId), session_ids=split_list(sessionId),
+        dataset_run_ids=split_list(experimentId), queue_ids=split_list(queueId),
+        author_user_ids=split_list(authorUserId), values=split_list(value),
+        value_min=valueMin, value_max=valueMax,
         from_timestamp=fromTimestamp, to_timestamp=toTimestamp,
     )
     position = None
@@ -112,7 +121,7 @@ def _subject(score: Score) -> dict[str, Any]:
     return {"kind": "experiment", "id": score.dataset_run_id}
 
 
-@router.get("/scores/{score_id}", summary="One score")
+@router.get("/scores/{score_id:path}", summary="One score")
 def get_score(score_id: str, session: SessionDep, principal: ProjectDep) -> dict[str, Any]:
     score = queries.get(session, principal.project_id, escape_text(score_id))
     if score is None:
@@ -120,7 +129,7 @@ def get_score(score_id: str, session: SessionDep, principal: ProjectDep) -> dict
     return score_view(score)
 
 
-@router.delete("/scores/{score_id}", status_code=202, summary="Delete a score")
+@router.delete("/scores/{score_id:path}", status_code=202, summary="Delete a score")
 def delete_score(score_id: str, session: SessionDep, principal: ProjectDep) -> Response:
     deleted = queries.delete_score(session, principal.project_id, escape_text(score_id))
     session.commit()

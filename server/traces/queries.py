@@ -45,7 +45,7 @@ class TraceAggregate:
     score_ids: list[str] = field(default_factory=list)
 
 
-def filtered_traces(project_id: str, filters: TraceFilters) -> Select[tuple[Trace]]:
+def filtered_traces(project_id: str, filters: TraceFilters) -> Select[Trace]:
     query = select(Trace).where(Trace.project_id == project_id)
     equal = {
         Trace.user_id: filters.user_id,
@@ -77,7 +77,8 @@ def list_traces(
 ) -> tuple[list[Trace], int]:
     query = filtered_traces(project_id, filters)
     column = ORDERABLE[order[0]]
-    ordering = column.asc() if order[1] == "asc" else column.desc()
+    # Explicit NULL placement: the two databases disagree on the default.
+    ordering = column.asc().nulls_first() if order[1] == "asc" else column.desc().nulls_last()
     if filters.tags:
         # Tags live in a JSON array; filtering them in Python keeps one query for both dialects.
         # The tag filter is rare and the scan stays within the project's time-ordered index.
@@ -133,8 +134,9 @@ def aggregates(session: Session, project_id: str, trace_ids: Sequence[str]) -> d
     score_query = select(Score.trace_id, Score.id).where(
         Score.project_id == project_id, Score.trace_id.in_(trace_ids)
     )
-    for trace_id, score_id in session.execute(score_query):
-        result[trace_id].score_ids.append(score_id)
+    for scored_trace, score_id in session.execute(score_query):
+        if scored_trace is not None:
+            result[scored_trace].score_ids.append(score_id)
     return result
 
 
