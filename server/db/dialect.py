@@ -6,12 +6,17 @@ Nothing outside this module asks which database it is on.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, assert_never
 
-from sqlalchemy import Connection, Table, text
-from sqlalchemy.dialects import postgresql, sqlite
+import orjson
+from sqlalchemy import JSON, Connection, Table, text
+from sqlalchemy.types import TypeEngine
+
+from server.db.types import UtcDateTime
 
 
 class Dialect(enum.Enum):
@@ -33,26 +38,83 @@ def upsert(
 ) -> None:
     """Insert rows, replacing the `update` columns of rows whose `key` already exists.
 
-    Rows are sent as one executemany; callers merge field by field beforehand.
+    This is the ingestion hot path, so it skips SQLAlchemy's per-row parameter processing
+    (a third of the writer's time when measured): the statement is compiled once per table
+    and dialect, values are converted by one function per column, and the driver's
+    executemany gets plain tuples (psycopg pipelines them).
     """
     if not rows:
         return
     dialect = Dialect.of(conn)
+    sql, columns, converters = _upsert_plan(dialect, table, tuple(key), tuple(update))
+    params = [tuple(convert(row[name]) for name, convert in zip(columns, converters, strict=True)) for row in rows]
+    conn.exec_driver_sql(sql, params)
+
+
+_Converter = Callable[[Any], Any]
+
+
+@functools.cache
+def _upsert_plan(
+    dialect: Dialect, table: Table, key: tuple[str, ...], update: tuple[str, ...]
+) -> tuple[str, list[str], list[_Converter]]:
+    columns = [c.name for c in table.columns]
+    converters = [_converter(dialect, column.type) for column in table.columns]
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    assignments = ", ".join(f'"{name}" = excluded."{name}"' for name in update)
+    conflict = ", ".join(f'"{name}"' for name in key)
     if dialect is Dialect.SQLITE:
-        sqlite_stmt = sqlite.insert(table)
-        stmt: Any = sqlite_stmt.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: sqlite_stmt.excluded[name] for name in update},
-        )
+        placeholders = ", ".join("?" for _ in columns)
     elif dialect is Dialect.POSTGRESQL:
-        pg_stmt = postgresql.insert(table)
-        stmt = pg_stmt.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: pg_stmt.excluded[name] for name in update},
+        placeholders = ", ".join(
+            "CAST(%s AS jsonb)" if _is_json(column.type) else "%s" for column in table.columns
         )
     else:
         assert_never(dialect)
-    conn.execute(stmt, list(rows))
+    sql = (
+        f'INSERT INTO "{table.name}" ({quoted}) VALUES ({placeholders}) '
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {assignments}"
+    )
+    return sql, columns, converters
+
+
+def _is_json(column_type: TypeEngine[Any]) -> bool:
+    return isinstance(column_type, JSON)
+
+
+def _converter(dialect: Dialect, column_type: TypeEngine[Any]) -> _Converter:
+    if _is_json(column_type):
+        return _json_text
+    if isinstance(column_type, UtcDateTime):
+        if dialect is Dialect.SQLITE:
+            return _sqlite_datetime
+        return _utc
+    return _same
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    """The text form SQLAlchemy's SQLite DATETIME reads and writes (naive UTC, microseconds)."""
+    moment = _utc(value)
+    if moment is None:
+        return None
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} "
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{moment.microsecond:06d}"
+    )
 
 
 def lock_keys(conn: Connection, keys: Iterable[str]) -> None:
