@@ -273,6 +273,32 @@ def proc_status_kb(pid: int, key: str) -> int | None:
     return None
 
 
+def process_tree(pid: int) -> list[int]:
+    """pid and its descendants (a server started through a shell, or with worker processes)."""
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as f:
+                    todo.extend(int(child) for child in f.read().split())
+        except OSError:
+            continue
+    return tree
+
+
+def tree_cpu_ticks(pid: int) -> int | None:
+    ticks = [proc_cpu_ticks(p) for p in process_tree(pid)]
+    return sum(t for t in ticks if t is not None) if ticks[0] is not None else None
+
+
+def tree_status_kb(pid: int, key: str) -> int | None:
+    """Sum of a /proc status figure over pid and its descendants."""
+    values = [proc_status_kb(p, key) for p in process_tree(pid)]
+    return sum(v for v in values if v is not None) if values[0] is not None else None
+
+
 _PG_SHARED = ("checkpointer", "background writer", "walwriter", "autovacuum launcher",
               "logical replication launcher", "stats collector", "archiver", "startup")
 
@@ -354,7 +380,7 @@ class ProcSampler(threading.Thread):
 
     def _sample(self) -> None:
         if self.server_pid is not None:
-            rss = proc_status_kb(self.server_pid, "VmRSS")
+            rss = tree_status_kb(self.server_pid, "VmRSS")
             if rss is not None:
                 self.peak_rss_kb = max(self.peak_rss_kb, rss)
         if self.pg is not None:
@@ -386,7 +412,9 @@ def free_port() -> int:
 class ServerProcess:
     """`python -m server serve` in a fresh data directory; stopped (and reaped) on exit."""
 
-    def __init__(self, database_url: str, port: int, data_dir: Path) -> None:
+    def __init__(self, database_url: str, port: int, data_dir: Path,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.extra_env = extra_env or {}
         self.database_url = database_url
         self.port = port
         self.data_dir = data_dir
@@ -405,6 +433,7 @@ class ServerProcess:
             "SPYGLASS_INIT_PUBLIC_KEY": DEFAULT_PUBLIC_KEY,
             "SPYGLASS_INIT_SECRET_KEY": DEFAULT_SECRET_KEY,
         })
+        env.update(self.extra_env)
         if (REPO_ROOT / "server" / "__init__.py").exists():
             # Benchmark the checkout this script lives in, whatever is installed.
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
@@ -422,15 +451,15 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with status {self.proc.returncode} during start:\n"
-                                   + self.log_tail())
+                raise BenchFailed(f"server exited with status {self.proc.returncode} during start:\n"
+                                  + self.log_tail())
             try:
                 if httpx.get(f"{self.url}/api/public/health", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"server not healthy after {timeout:.0f}s:\n" + self.log_tail())
+        raise BenchFailed(f"server not healthy after {timeout:.0f}s:\n" + self.log_tail())
 
     @property
     def pid(self) -> int | None:
@@ -461,11 +490,14 @@ class ServerProcess:
         access = re.compile(r'" (\d{3}) ')
         problems = []
         for line in text.splitlines():
+            if line.startswith(" ") or line.startswith("Traceback"):
+                continue  # traceback bodies: the exception line after them is what counts
             m = access.search(line)
             if m and line.startswith("INFO:"):
                 if not m.group(1).startswith("2"):
                     problems.append(line)
-            elif re.search(r"WARNING|ERROR|Traceback|Exception|CRITICAL", line):
+            elif re.search(r"WARNING|ERROR|CRITICAL|^\w[\w.]*(Error|Exception)\b|could not be stored|failed",
+                           line):
                 problems.append(line)
         return problems
 
@@ -479,15 +511,26 @@ def postgres_database(admin_url: str, name: str, keep: bool) -> Iterator[str]:
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
         raise SystemExit(f"--pg-database must be a plain lower-case identifier, got {name!r}")
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        # No FORCE: if someone is connected (another benchmark run?), say so rather than
+        # pull the database from under them.
+        try:
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        except psycopg.errors.ObjectInUse:
+            raise BenchFailed(f"database {name} is in use (another benchmark running?); "
+                              "wait for it or pass another --pg-database") from None
         conn.execute(f"CREATE DATABASE {name}")
     url = make_url(admin_url).set(drivername="postgresql+psycopg", database=name)
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        if not keep:
-            with psycopg.connect(admin_url, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        if keep:
+            print(f"    kept database {name}")
+        else:
+            try:
+                with psycopg.connect(admin_url, autocommit=True) as conn:
+                    conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            except psycopg.Error as exc:
+                print(f"    ! could not drop database {name}: {exc}", file=sys.stderr)
 
 
 def count_in_database(database_url: str, tag: str) -> tuple[int, int]:
@@ -528,6 +571,13 @@ class PhaseStats:
     verify_failed: int = 0
     verify_notes: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    gave_up: int = 0  # requests abandoned after transport errors or a timeout
+    stalled: str | None = None  # why the phase was cut short
+
+    @property
+    def failed_requests(self) -> int:
+        """Requests that ended without a 207 (503s are retried and not counted here)."""
+        return sum(self.http_errors.values()) + self.gave_up
 
     def note(self, text: str) -> None:
         if len(self.samples) < 5:
@@ -549,6 +599,9 @@ class BatchSource:
         if self.duration is not None:
             self.deadline = time.perf_counter() + self.duration
 
+    def stop(self) -> None:
+        self.end_seq = self.seq
+
     def next(self) -> tuple[int, BatchTemplate] | None:
         if self.end_seq is not None and self.seq >= self.end_seq:
             return None
@@ -564,14 +617,14 @@ def _seq_text(seq: int) -> str:
 
 
 async def run_phase(
-    base_url: str, auth_header: str, source: BatchSource, clients: int, *,
+    base_url: str, auth_header: str, source: BatchSource, clients: int, *, request_timeout: float,
     verify_samples: int = 0, verify_interval: float = 0.0, progress: bool = False,
 ) -> PhaseStats:
     stats = PhaseStats()
     headers = {"Authorization": auth_header, "Content-Type": "application/json"}
     offers: asyncio.Queue[tuple[str, list[str]]] = asyncio.Queue(maxsize=1)
     done = asyncio.Event()
-    timeout = httpx.Timeout(300.0, connect=10.0)
+    timeout = httpx.Timeout(request_timeout, connect=10.0)
 
     async def client() -> None:
         async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout) as http:
@@ -581,22 +634,44 @@ async def run_phase(
                 body = template.body.replace(SEQ_TOKEN, seq_bytes)
                 attempts = 0
                 clean = False  # answered 207 with no event errors
+                first_sent = time.perf_counter()
                 while True:
                     attempts += 1
                     stats.requests += 1
                     sent = time.perf_counter()
                     try:
                         response = await http.post("/api/public/ingestion", content=body)
+                    except httpx.TimeoutException as exc:
+                        # The server stopped answering: the figures would mean nothing, so
+                        # send nothing more and let the other clients finish.
+                        stats.transport_errors += 1
+                        stats.gave_up += 1
+                        if stats.stalled is None:
+                            stats.stalled = (f"no answer within {request_timeout:g}s "
+                                             f"({type(exc).__name__}); load stopped")
+                        source.stop()
+                        break
                     except httpx.TransportError as exc:
                         stats.transport_errors += 1
                         stats.note(f"transport error: {type(exc).__name__}: {exc}")
                         if attempts >= 5:
+                            stats.gave_up += 1
+                            if stats.stalled is None:
+                                stats.stalled = f"server unreachable ({type(exc).__name__}); load stopped"
+                            source.stop()
                             break
                         await asyncio.sleep(0.5)
                         continue
                     latency = time.perf_counter() - sent
                     if response.status_code == 503:
                         stats.unavailable += 1
+                        if time.perf_counter() - first_sent > request_timeout:
+                            stats.gave_up += 1
+                            if stats.stalled is None:
+                                stats.stalled = (f"a batch still refused with 503 after "
+                                                 f"{request_timeout:g}s of retries; load stopped")
+                            source.stop()
+                            break
                         await asyncio.sleep(_retry_after(response))
                         continue
                     if response.status_code != 207:
@@ -625,7 +700,12 @@ async def run_phase(
                     return
                 stopper.cancel()
                 trace_id, expected = getter.result()
-                response = await http.get(f"/api/public/traces/{trace_id}")
+                try:
+                    response = await http.get(f"/api/public/traces/{trace_id}")
+                except httpx.TransportError as exc:
+                    stats.verify_failed += 1
+                    stats.verify_notes.append(f"trace {trace_id}: {type(exc).__name__}")
+                    return
                 problem = None
                 if response.status_code != 200:
                     problem = f"trace {trace_id}: HTTP {response.status_code}"
@@ -709,6 +789,10 @@ def _count_results(stats: PhaseStats, payload: Any, template: BatchTemplate) -> 
 # --------------------------------------------------------------------------------------------
 
 
+class BenchFailed(Exception):
+    """A database's run could not produce figures; the message says why."""
+
+
 @dataclass
 class Result:
     label: str
@@ -724,6 +808,7 @@ class Result:
     db_counts: tuple[int, int] | None = None
     expected_counts: tuple[int, int] = (0, 0)
     log_problems: list[str] = field(default_factory=list)
+    error: str | None = None  # the run failed; no figures
 
     @property
     def events_per_s(self) -> float:
@@ -768,12 +853,13 @@ def run_benchmark(
     if args.warmup > 0:
         print(f"    warm-up {args.warmup:g}s ...", flush=True)
         source = BatchSource(pool, seq, batches=None, duration=args.warmup)
-        warm = asyncio.run(run_phase(base_url, auth_header, source, args.clients))
+        warm = asyncio.run(run_phase(base_url, auth_header, source, args.clients,
+                                     request_timeout=args.request_timeout))
         seq = source.seq
         warmup_obs, warmup_traces = warm.observations_ok, warm.traces_ok
-        if warm.batches_ok == 0:
-            raise RuntimeError("no batch was accepted during warm-up: "
-                               + "; ".join(warm.samples or ["(no detail)"]))
+        if warm.batches_ok == 0 or warm.stalled:
+            detail = [warm.stalled] if warm.stalled else []
+            raise BenchFailed("warm-up failed: " + "; ".join((detail + warm.samples[:3]) or ["(no detail)"]))
         batch_rate = warm.batches_ok / warm.elapsed
     else:
         batch_rate = 10.0
@@ -790,17 +876,17 @@ def run_benchmark(
     interval = expected_time / (args.verify_samples + 1) if args.verify_samples else 0.0
 
     sampler = ProcSampler(server_pid, pg)
-    cpu0 = proc_cpu_ticks(server_pid) if server_pid else None
+    cpu0 = tree_cpu_ticks(server_pid) if server_pid else None
     client0 = time.process_time()
     sampler.begin()
     try:
         stats = asyncio.run(run_phase(
-            base_url, auth_header, source, args.clients,
+            base_url, auth_header, source, args.clients, request_timeout=args.request_timeout,
             verify_samples=args.verify_samples, verify_interval=interval, progress=not args.quiet,
         ))
     finally:
         pg_used = sampler.finish()
-    cpu1 = proc_cpu_ticks(server_pid) if server_pid else None
+    cpu1 = tree_cpu_ticks(server_pid) if server_pid else None
     result = Result(label=label, database=database_url or "", stats=stats, warmup_observations=warmup_obs)
     result.client_cpu_s = time.process_time() - client0
     if cpu0 is not None and cpu1 is not None:
@@ -809,7 +895,7 @@ def run_benchmark(
         result.pg_cpu = pg_used
         result.db_cpu_s = pg_used.get("ours", 0.0) + pg_used.get("shared", 0.0)
     if server_pid:
-        hwm = proc_status_kb(server_pid, "VmHWM")
+        hwm = tree_status_kb(server_pid, "VmHWM")
         result.peak_rss_mb = hwm / 1024 if hwm else None
         result.sampled_rss_mb = sampler.peak_rss_kb / 1024 if sampler.peak_rss_kb else None
     if database_url:
@@ -835,10 +921,12 @@ def _fmt(value: float | None, spec: str = ",.0f", none: str = "—") -> str:
 
 def print_detail(r: Result, args: argparse.Namespace) -> None:
     s = r.stats
-    failed = sum(s.http_errors.values())
+    http_errors = ", ".join(f"{n} × HTTP {code}" for code, n in sorted(s.http_errors.items())) or "none"
     print(f"    requests {s.requests:,} in {s.elapsed:.1f}s: {s.batches_ok:,} answered 207, "
-          f"{s.unavailable:,} answered 503 (retried), {failed:,} other HTTP errors, "
+          f"{s.unavailable:,} answered 503 (retried); other HTTP errors: {http_errors}; "
           f"{s.transport_errors:,} transport errors")
+    if s.stalled:
+        print(f"      ! STALLED: {s.stalled}")
     print(f"    events accepted      {s.events_ok:,} ({s.events_failed:,} rejected)  "
           f"= {r.events_per_s:,.0f} events/s")
     print(f"    spans acknowledged   {s.observations_ok:,} = {r.spans_per_s:,.0f} spans/s readable "
@@ -875,25 +963,38 @@ def print_detail(r: Result, args: argparse.Namespace) -> None:
           f"of {os.cpu_count()} on this machine)")
     for sample in s.samples:
         print(f"      ! {sample}")
-    if r.log_problems:
-        print(f"    server log: {len(r.log_problems)} warning/error lines, first ones:")
-        for line in r.log_problems[:5]:
-            print(f"      {line[:200]}")
+    print_log_problems(r.log_problems)
+
+
+def print_log_problems(lines: list[str]) -> None:
+    if not lines:
+        return
+    counts = Counter(re.sub(r"\d+\.\d+\.\d+\.\d+:\d+|'[^']*'", "…", line)[:160] for line in lines)
+    print(f"    server log: {len(lines)} warning/error lines; most frequent:")
+    for line, n in counts.most_common(6):
+        print(f"      {n:5d} × {line}")
 
 
 def print_table(results: list[Result], command: str) -> None:
-    headers = ["database", "events/s", "spans/s", "p50 ms", "p99 ms", "503s", "verified",
+    headers = ["database", "events/s", "spans/s", "p50 ms", "p99 ms", "503s", "failed", "verified",
                "server µs/span", "db µs/span", "peak RSS MB"]
     rows = []
+    notes = []
     for r in results:
         s = r.stats
+        if r.error is not None:
+            rows.append([r.label, "FAILED", *["—"] * (len(headers) - 2)])
+            notes.append(f"{r.label}: {r.error}")
+            continue
+        if s.stalled:
+            notes.append(f"{r.label}: {s.stalled} (figures cover the part before)")
         verified = f"{s.verified}/{s.verified + s.verify_failed}"
         if r.db_counts is not None:
             verified += " rows ok" if r.db_counts[1] == r.expected_counts[1] else " ROWS MISSING"
         db_us = r.per_span_us(r.db_cpu_s) if r.db_cpu_s is not None else None
         rows.append([
             r.label, _fmt(r.events_per_s), _fmt(r.spans_per_s), _fmt(r.percentile_ms(0.5), ",.1f"),
-            _fmt(r.percentile_ms(0.99), ",.1f"), str(s.unavailable), verified,
+            _fmt(r.percentile_ms(0.99), ",.1f"), str(s.unavailable), str(s.failed_requests), verified,
             _fmt(r.per_span_us(r.server_cpu_s)),
             _fmt(db_us, none="in server" if r.label == "sqlite" and r.server_cpu_s is not None else "—"),
             _fmt(r.peak_rss_mb),
@@ -904,6 +1005,8 @@ def print_table(results: list[Result], command: str) -> None:
     print("-" * len(line))
     for row in rows:
         print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    for note in notes:
+        print(f"! {note}")
     print(f"\ncommand: {command}")
 
 
@@ -927,12 +1030,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of unmeasured load first")
     p.add_argument("--verify-samples", type=int, default=50,
                    help="traces read back right after their acknowledgement")
+    p.add_argument("--request-timeout", type=float, default=60.0,
+                   help="seconds without an answer after which the server counts as stalled and the "
+                   "load for that database stops")
     p.add_argument("--pool", type=int, default=64, help="distinct pre-built request bodies")
     p.add_argument("--seed", type=int, default=1, help="payload random seed")
     p.add_argument("--port", type=int, help="port for the started server (default: a free one)")
     p.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN,
                    help="libpq URL used to create and drop the benchmark database")
     p.add_argument("--pg-database", default="spyglass_bench", help="benchmark database (dropped and re-created)")
+    p.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra environment for the started server, e.g. SPYGLASS_DB_POOL_SIZE=20 "
+                   "(repeatable)")
     p.add_argument("--keep", action="store_true", help="keep the data directory and the Postgres database")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     ext = p.add_argument_group("an already running server (instead of starting one)")
@@ -949,6 +1058,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--traces must be at least 1")
     if args.traces is None and args.duration <= 0:
         p.error("--duration must be positive")
+    env = {}
+    for item in args.server_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            p.error(f"--server-env wants NAME=VALUE, got {item!r}")
+        env[name] = value
+    args.server_env = env
     if args.url and not (args.public_key and args.secret_key):
         p.error("--url needs --public-key and --secret-key (or LANGFUSE_PUBLIC_KEY/LANGFUSE_SECRET_KEY)")
     return args
@@ -976,10 +1092,15 @@ def main(argv: list[str] | None = None) -> int:
             if args.database_url and args.db == "both":
                 label = "postgres" if args.database_url.startswith("postgresql") else "sqlite"
             auth = _basic(args.public_key, args.secret_key)
-            results.append(run_benchmark(
-                args, label, args.url.rstrip("/"), auth, server_pid=args.server_pid,
-                database_url=args.database_url, pool=pool, tag=tag,
-            ))
+            try:
+                results.append(run_benchmark(
+                    args, label, args.url.rstrip("/"), auth, server_pid=args.server_pid,
+                    database_url=args.database_url, pool=pool, tag=tag,
+                ))
+            except BenchFailed as exc:
+                print(f"    ! FAILED: {exc}", flush=True)
+                results.append(Result(label=label, database=args.database_url or "", stats=PhaseStats(),
+                                      error=str(exc)))
         else:
             for db in (["sqlite", "postgres"] if args.db == "both" else [args.db]):
                 results.append(run_started(args, db, pool, tag))
@@ -989,7 +1110,7 @@ def main(argv: list[str] | None = None) -> int:
             print_table(results, command)
         return 130
     print_table(results, command)
-    return 0
+    return 1 if any(r.error or r.stats.stalled for r in results) else 0
 
 
 def _basic(public_key: str, secret_key: str) -> str:
@@ -997,19 +1118,27 @@ def _basic(public_key: str, secret_key: str) -> str:
 
 
 def run_started(args: argparse.Namespace, db: str, pool: list[BatchTemplate], tag: str) -> Result:
+    """Start a server on `db`, measure it, stop it; a failed run becomes a FAILED row."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"spyglass-bench-{db}-"))
+    server: ServerProcess | None = None
     try:
         with _database_for(args, db, data_dir) as database_url:
-            server = ServerProcess(database_url, args.port or free_port(), data_dir)
+            server = ServerProcess(database_url, args.port or free_port(), data_dir, args.server_env)
             try:
                 print(f"\nstarting server on {db} ({_safe(database_url)}) ...", flush=True)
                 server.start()
                 return run_benchmark(
                     args, db, server.url, _basic(DEFAULT_PUBLIC_KEY, DEFAULT_SECRET_KEY),
-                    server_pid=server.pid, database_url=database_url, pool=pool, tag=tag, server=server,
+                    server_pid=server.pid, database_url=database_url, pool=pool, tag=tag,
+                    server=server,
                 )
             finally:
                 server.stop()
+    except BenchFailed as exc:
+        print(f"    ! FAILED: {exc}", flush=True)
+        if server is not None:
+            print_log_problems(server.log_problems())
+        return Result(label=db, database="", stats=PhaseStats(), error=str(exc))
     finally:
         if args.keep:
             print(f"    kept data directory {data_dir}")

@@ -27,7 +27,10 @@ from web.app import dashboard_router, mount_static
 def create_app(settings: Settings) -> FastAPI:
     """The whole server. The database must already be migrated (`bootstrap.prepare_database`)."""
     engine = make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
-    writer = IngestWriter(engine, max_pending=settings.max_pending_records)
+    # The writer gets an engine (and so a connection) of its own: requests waiting for it can
+    # never take the connection it needs.
+    writer_engine = make_engine(settings.resolved_database_url, pool_size=1)
+    writer = IngestWriter(writer_engine, max_pending=settings.max_pending_records)
     state = AppState(
         settings=settings,
         engine=engine,
@@ -43,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             writer.stop()
+            writer_engine.dispose()
             engine.dispose()
 
     app = FastAPI(

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from server.db.models import ApiKey
-from server.deps import SessionDep, StateDep
+from server.deps import StateDep
 from server.errors import Forbidden, Unauthorized
 from server.projects.queries import get_key_by_public_key
 
@@ -51,9 +51,13 @@ def _parse(header: str | None) -> tuple[str, str | None]:
     return public_key, secret_key
 
 
-def authenticate(request: Request, session: SessionDep, state: StateDep) -> Principal:
+def authenticate(request: Request, state: StateDep) -> Principal:
     public_key, secret_key = _parse(request.headers.get("authorization"))
-    key: ApiKey | None = get_key_by_public_key(session, public_key)
+    # A session of its own, closed before the route runs: ingestion routes then wait for the
+    # writer without holding a pooled connection (holding one let waiting requests exhaust
+    # the pool the writer needs).
+    with state.sessions() as session:
+        key: ApiKey | None = get_key_by_public_key(session, public_key)
     if key is None or key.revoked_at is not None:
         raise Unauthorized(BAD_CREDENTIALS)
     if secret_key is None:
@@ -73,12 +77,10 @@ def _as_unauthorized_error(exc: Unauthorized) -> Unauthorized:
     return Unauthorized(exc.message, error="UnauthorizedError")
 
 
-def require_project_for_ingestion(
-    request: Request, session: SessionDep, state: StateDep
-) -> Principal:
+def require_project_for_ingestion(request: Request, state: StateDep) -> Principal:
     """Ingestion answers auth failures with `{"error": "UnauthorizedError", "message": …}`."""
     try:
-        return authenticate(request, session, state)
+        return authenticate(request, state)
     except Unauthorized as exc:
         raise _as_unauthorized_error(exc) from None
 

@@ -69,7 +69,7 @@ def _value_matches(values: list[str]) -> ColumnElement[bool]:
             numbers.append(float(value))
         except ValueError:
             pass
-    conditions = [Score.string_value.in_([escape_text(v) for v in values])]
+    conditions: list[ColumnElement[bool]] = [Score.string_value.in_([escape_text(v) for v in values])]
     if numbers:
         conditions.append(and_(Score.data_type.in_(["NUMERIC", "BOOLEAN"]), Score.value.in_(numbers)))
     return or_(*conditions)
