@@ -138,5 +138,22 @@ def lock_keys(conn: Connection, keys: Iterable[str]) -> None:
     assert_never(dialect)
 
 
+def refresh_statistics(conn: Connection, table: Table) -> None:
+    """Let the planner see how big a table has become.
+
+    Postgres plans from statistics that autovacuum refreshes at most once a minute. While a
+    table grows from empty, the stale figures make the writer's lookup of existing rows scan
+    the whole project (measured: 20 ms instead of 1 ms per 500 ids at 28k rows, and falling
+    further behind as the table grows). SQLite picks the primary key for that lookup anyway.
+    """
+    dialect = Dialect.of(conn)
+    if dialect is Dialect.SQLITE:
+        return
+    if dialect is Dialect.POSTGRESQL:
+        conn.exec_driver_sql(f'ANALYZE "{table.name}"')
+        return
+    assert_never(dialect)
+
+
 def _lock_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)

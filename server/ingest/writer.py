@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, select
 
-from server.db.dialect import lock_keys, upsert
+from server.db.dialect import lock_keys, refresh_statistics, upsert
 from server.db.models import Observation, Score, Trace
 from server.ingest.merge import Row, apply, new_row
 from server.ingest.records import Kind, Record
@@ -39,6 +39,8 @@ TABLES: dict[Kind, Table] = {
 }
 # Most records one transaction takes; bounds the memory and the time locks are held.
 MAX_GROUP_RECORDS = 5000
+# Refresh planner statistics of a table after this many rows, then after twice as many, …
+FIRST_ANALYZE_AFTER = 1000
 _SELECT_CHUNK = 500
 
 Failures = dict[str, str]
@@ -62,6 +64,8 @@ class IngestWriter:
         self._pending = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._written = dict.fromkeys(Kind, 0)
+        self._analyze_at = dict.fromkeys(Kind, FIRST_ANALYZE_AFTER)
 
     @property
     def pending(self) -> int:
@@ -113,6 +117,7 @@ class IngestWriter:
             self._write_group(group)
             with self._lock:
                 self._pending -= size
+            self._maintain(r for s in group for r in s.records)
 
     def _write_group(self, group: list[_Submission]) -> None:
         try:
@@ -128,6 +133,20 @@ class IngestWriter:
             return
         for submission in group:
             self._settle(submission, {})
+
+    def _maintain(self, records: Iterable[Record]) -> None:
+        for record in records:
+            self._written[record.kind] += 1
+        for kind, written in self._written.items():
+            if written < self._analyze_at[kind]:
+                continue
+            self._analyze_at[kind] = written * 2
+            try:
+                with self._engine.connect() as conn:
+                    refresh_statistics(conn, TABLES[kind])
+                    conn.commit()
+            except Exception:
+                log.warning("could not refresh statistics of %s", kind.value, exc_info=True)
 
     @staticmethod
     def _settle(submission: _Submission, failures: Failures) -> None:
