@@ -66,18 +66,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 # Payloads
 # --------------------------------------------------------------------------------------------
 
-_WORDS = (
-    "the of and to in is that for it as with was on be by this are or from at an which have "
-    "not has were but all can more one also their its been there when would about into only "
-    "model prompt token context retrieval answer question user assistant system tool call "
-    "result document chunk embedding vector index search query ranking score latency cost "
-    "customer order invoice refund shipping address account password reset subscription plan "
-    "upgrade billing error timeout retry request response json schema field value summary "
-    "report table chart revenue quarter growth forecast budget team project deadline meeting "
-    "please could you explain why how what where which however therefore because although "
-    "first second finally next then example note important consider step approach solution "
-    "café naïve Zürich résumé façade déjà — “quoted” 日本語 données über straße"
-).split()
+_WORDS = ["the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "with", "was", "on", "be", "by", "this", "are", "or", "from", "at", "an", "which", "have", "not", "has", "were", "but", "all", "can", "more", "one", "also", "their", "its", "been", "there", "when", "would", "about", "into", "only", "model", "prompt", "token", "context", "retrieval", "answer", "question", "user", "assistant", "system", "tool", "call", "result", "document", "chunk", "embedding", "vector", "index", "search", "query", "ranking", "score", "latency", "cost", "customer", "order", "invoice", "refund", "shipping", "address", "account", "password", "reset", "subscription", "plan", "upgrade", "billing", "error", "timeout", "retry", "request", "response", "json", "schema", "field", "value", "summary", "report", "table", "chart", "revenue", "quarter", "growth", "forecast", "budget", "team", "project", "deadline", "meeting", "please", "could", "you", "explain", "why", "how", "what", "where", "which", "however", "therefore", "because", "although", "first", "second", "finally", "next", "then", "example", "note", "important", "consider", "step", "approach", "solution", "café", "naïve", "Zürich", "résumé", "façade", "déjà", "—", "“quoted”", "日本語", "données", "über", "straße"]
 
 _SYSTEM_PROMPTS = [
     "You are a helpful support assistant. Answer briefly and cite the documents you used.",
@@ -90,8 +79,16 @@ _MODELS = [
     ("claude-3-5-sonnet-20241022", {"temperature": 0.0, "max_tokens": 4096}),
     ("llama-3.1-70b-instruct", {"temperature": 0.5, "max_tokens": 1024}),
 ]
-_SPAN_NAMES = ["retrieve-documents", "rerank", "tool:web-search", "tool:sql-query", "parse-output",
-               "guardrail-check", "cache-lookup", "format-answer"]
+_SPAN_NAMES = [
+    "retrieve-documents",
+    "rerank",
+    "tool:web-search",
+    "tool:sql-query",
+    "parse-output",
+    "guardrail-check",
+    "cache-lookup",
+    "format-answer",
+]
 _GEN_NAMES = ["plan", "answer", "summarise", "classify-intent", "extract-entities", "reflect"]
 
 
@@ -150,15 +147,19 @@ def build_trace(
         "input": {"question": texts.text(500, 2000)},
         "output": {"answer": texts.text(500, 2000)},
         "metadata": {"app": "bench", "release": "2025.1", "region": rng.choice(["eu", "us"])},
-        "tags": rng.sample(["bench", "prod", "agent", "rag", "beta", "mobile"], k=rng.randint(1, 3)),
+        "tags": rng.sample(
+            ["bench", "prod", "agent", "rag", "beta", "mobile"], k=rng.randint(1, 3)
+        ),
         "timestamp": _iso(start),
     }
-    events.append({
-        "id": f"ev-{tag}-{seq}-{t_index}-T",
-        "type": "trace-create",
-        "timestamp": _iso(start),
-        "body": trace_body,
-    })
+    events.append(
+        {
+            "id": f"ev-{tag}-{seq}-{t_index}-T",
+            "type": "trace-create",
+            "timestamp": _iso(start),
+            "body": trace_body,
+        }
+    )
     n_obs = rng.randint(5, 10)
     obs_ids: list[str] = []
     spans: list[str] = []  # ids of spans that may be parents
@@ -192,28 +193,42 @@ def build_trace(
             system = rng.choice(_SYSTEM_PROMPTS)
             user = texts.text(max(1, 500 - len(system)), 2000 - len(system))
             answer = texts.text(500, 2000)
-            body.update({
-                "name": rng.choice(_GEN_NAMES),
-                "input": [{"role": "system", "content": system}, {"role": "user", "content": user}],
-                "output": {"role": "assistant", "content": answer},
-                "model": model,
-                "modelParameters": params,
-                "usageDetails": {"input": (len(system) + len(user)) // 4, "output": len(answer) // 4},
-                "completionStartTime": _iso(begin + timedelta(milliseconds=rng.randint(80, 900))),
-            })
+            body.update(
+                {
+                    "name": rng.choice(_GEN_NAMES),
+                    "input": [
+                        {"role": "system", "content": system},
+                        {"role": "user", "content": user},
+                    ],
+                    "output": {"role": "assistant", "content": answer},
+                    "model": model,
+                    "modelParameters": params,
+                    "usageDetails": {
+                        "input": (len(system) + len(user)) // 4,
+                        "output": len(answer) // 4,
+                    },
+                    "completionStartTime": _iso(
+                        begin + timedelta(milliseconds=rng.randint(80, 900))
+                    ),
+                }
+            )
         else:
-            body.update({
-                "name": "agent" if k == 0 else rng.choice(_SPAN_NAMES),
-                "input": {"query": texts.text(500, 2000), "top_k": rng.choice([3, 5, 10])},
-                "output": texts.text(500, 2000),
-            })
+            body.update(
+                {
+                    "name": "agent" if k == 0 else rng.choice(_SPAN_NAMES),
+                    "input": {"query": texts.text(500, 2000), "top_k": rng.choice([3, 5, 10])},
+                    "output": texts.text(500, 2000),
+                }
+            )
             spans.append(obs_id)
-        events.append({
-            "id": f"ev-{tag}-{seq}-{t_index}-O{k}",
-            "type": kind,
-            "timestamp": _iso(begin),
-            "body": body,
-        })
+        events.append(
+            {
+                "id": f"ev-{tag}-{seq}-{t_index}-O{k}",
+                "type": kind,
+                "timestamp": _iso(begin),
+                "body": body,
+            }
+        )
         obs_ids.append(obs_id)
     return events, TraceInfo(trace_id, obs_ids), generations
 
@@ -233,13 +248,15 @@ def build_pool(size: int, traces_per_batch: int, tag: str, seed: int) -> list[Ba
             infos.append(info)
             generations += gens
         body = orjson.dumps({"batch": events})
-        pool.append(BatchTemplate(
-            body=body,
-            traces=infos,
-            events=len(events),
-            observations=sum(len(i.observation_ids) for i in infos),
-            generations=generations,
-        ))
+        pool.append(
+            BatchTemplate(
+                body=body,
+                traces=infos,
+                events=len(events),
+                observations=sum(len(i.observation_ids) for i in infos),
+                generations=generations,
+            )
+        )
     return pool
 
 
@@ -299,8 +316,16 @@ def tree_status_kb(pid: int, key: str) -> int | None:
     return sum(v for v in values if v is not None) if values[0] is not None else None
 
 
-_PG_SHARED = ("checkpointer", "background writer", "walwriter", "autovacuum launcher",
-              "logical replication launcher", "stats collector", "archiver", "startup")
+_PG_SHARED = (
+    "checkpointer",
+    "background writer",
+    "walwriter",
+    "autovacuum launcher",
+    "logical replication launcher",
+    "stats collector",
+    "archiver",
+    "startup",
+)
 
 
 class PostgresCpu:
@@ -340,9 +365,7 @@ class PostgresCpu:
         for pid, (_, title) in procs.items():
             if not title.startswith("postgres:"):
                 category = "shared"  # the postmaster itself (only its own time, not children's)
-            elif pid in ours:
-                category = "ours"
-            elif (m := self._parallel.search(title)) and int(m.group(1)) in ours:
+            elif pid in ours or (m := self._parallel.search(title)) and int(m.group(1)) in ours:
                 category = "ours"
             elif any(name in title for name in _PG_SHARED):
                 category = "shared"
@@ -358,7 +381,9 @@ class ProcSampler(threading.Thread):
     """Samples the server's RSS and the PostgreSQL processes' CPU while the load runs, so
     that backends which exit during the run still count with their last seen CPU time."""
 
-    def __init__(self, server_pid: int | None, pg: PostgresCpu | None, interval: float = 0.2) -> None:
+    def __init__(
+        self, server_pid: int | None, pg: PostgresCpu | None, interval: float = 0.2
+    ) -> None:
         super().__init__(name="bench-sampler", daemon=True)
         self.server_pid = server_pid
         self.pg = pg
@@ -412,8 +437,9 @@ def free_port() -> int:
 class ServerProcess:
     """`python -m server serve` in a fresh data directory; stopped (and reaped) on exit."""
 
-    def __init__(self, database_url: str, port: int, data_dir: Path,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, database_url: str, port: int, data_dir: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.extra_env = extra_env or {}
         self.database_url = database_url
         self.port = port
@@ -424,26 +450,33 @@ class ServerProcess:
 
     def start(self, timeout: float = 90.0) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SPYGLASS_")}
-        env.update({
-            "SPYGLASS_DATA_DIR": str(self.data_dir),
-            "SPYGLASS_DATABASE_URL": self.database_url,
-            "SPYGLASS_HOST": "127.0.0.1",
-            "SPYGLASS_PORT": str(self.port),
-            "SPYGLASS_INIT_PROJECT": PROJECT,
-            "SPYGLASS_INIT_PUBLIC_KEY": DEFAULT_PUBLIC_KEY,
-            "SPYGLASS_INIT_SECRET_KEY": DEFAULT_SECRET_KEY,
-        })
+        env.update(
+            {
+                "SPYGLASS_DATA_DIR": str(self.data_dir),
+                "SPYGLASS_DATABASE_URL": self.database_url,
+                "SPYGLASS_HOST": "127.0.0.1",
+                "SPYGLASS_PORT": str(self.port),
+                "SPYGLASS_INIT_PROJECT": PROJECT,
+                "SPYGLASS_INIT_PUBLIC_KEY": DEFAULT_PUBLIC_KEY,
+                "SPYGLASS_INIT_SECRET_KEY": DEFAULT_SECRET_KEY,
+            }
+        )
         env.update(self.extra_env)
         if (REPO_ROOT / "server" / "__init__.py").exists():
             # Benchmark the checkout this script lives in, whatever is installed.
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])
+            )
         log = open(self.log_path, "wb")
         try:
             # cwd: the data dir, so no stray .env file is picked up; own session, so a Ctrl-C
             # reaches only this script, which then stops the server in order.
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "server", "serve"],
-                cwd=self.data_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=self.data_dir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         finally:
@@ -451,8 +484,10 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise BenchFailed(f"server exited with status {self.proc.returncode} during start:\n"
-                                  + self.log_tail())
+                raise BenchFailed(
+                    f"server exited with status {self.proc.returncode} during start:\n"
+                    + self.log_tail()
+                )
             try:
                 if httpx.get(f"{self.url}/api/public/health", timeout=2).status_code == 200:
                     return
@@ -496,8 +531,10 @@ class ServerProcess:
             if m and line.startswith("INFO:"):
                 if not m.group(1).startswith("2"):
                     problems.append(line)
-            elif re.search(r"WARNING|ERROR|CRITICAL|^\w[\w.]*(Error|Exception)\b|could not be stored|failed",
-                           line):
+            elif re.search(
+                r"WARNING|ERROR|CRITICAL|^\w[\w.]*(Error|Exception)\b|could not be stored|failed",
+                line,
+            ):
                 problems.append(line)
         return problems
 
@@ -516,8 +553,10 @@ def postgres_database(admin_url: str, name: str, keep: bool) -> Iterator[str]:
         try:
             conn.execute(f"DROP DATABASE IF EXISTS {name}")
         except psycopg.errors.ObjectInUse:
-            raise BenchFailed(f"database {name} is in use (another benchmark running?); "
-                              "wait for it or pass another --pg-database") from None
+            raise BenchFailed(
+                f"database {name} is in use (another benchmark running?); "
+                "wait for it or pass another --pg-database"
+            ) from None
         conn.execute(f"CREATE DATABASE {name}")
     url = make_url(admin_url).set(drivername="postgresql+psycopg", database=name)
     try:
@@ -540,10 +579,12 @@ def count_in_database(database_url: str, tag: str) -> tuple[int, int]:
     engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
-            traces = conn.execute(text("SELECT count(*) FROM traces WHERE id LIKE :p"),
-                                  {"p": f"tr-{tag}-%"}).scalar_one()
-            observations = conn.execute(text("SELECT count(*) FROM observations WHERE id LIKE :p"),
-                                        {"p": f"ob-{tag}-%"}).scalar_one()
+            traces = conn.execute(
+                text("SELECT count(*) FROM traces WHERE id LIKE :p"), {"p": f"tr-{tag}-%"}
+            ).scalar_one()
+            observations = conn.execute(
+                text("SELECT count(*) FROM observations WHERE id LIKE :p"), {"p": f"ob-{tag}-%"}
+            ).scalar_one()
         return int(traces), int(observations)
     finally:
         engine.dispose()
@@ -587,8 +628,14 @@ class PhaseStats:
 class BatchSource:
     """Hands out (sequence number, template) until the duration or the batch count is used up."""
 
-    def __init__(self, pool: list[BatchTemplate], first_seq: int, *, batches: int | None,
-                 duration: float | None) -> None:
+    def __init__(
+        self,
+        pool: list[BatchTemplate],
+        first_seq: int,
+        *,
+        batches: int | None,
+        duration: float | None,
+    ) -> None:
         self.pool = pool
         self.seq = first_seq
         self.end_seq = first_seq + batches if batches is not None else None
@@ -617,8 +664,15 @@ def _seq_text(seq: int) -> str:
 
 
 async def run_phase(
-    base_url: str, auth_header: str, source: BatchSource, clients: int, *, request_timeout: float,
-    verify_samples: int = 0, verify_interval: float = 0.0, progress: bool = False,
+    base_url: str,
+    auth_header: str,
+    source: BatchSource,
+    clients: int,
+    *,
+    request_timeout: float,
+    verify_samples: int = 0,
+    verify_interval: float = 0.0,
+    progress: bool = False,
 ) -> PhaseStats:
     stats = PhaseStats()
     headers = {"Authorization": auth_header, "Content-Type": "application/json"}
@@ -647,8 +701,10 @@ async def run_phase(
                         stats.transport_errors += 1
                         stats.gave_up += 1
                         if stats.stalled is None:
-                            stats.stalled = (f"no answer within {request_timeout:g}s "
-                                             f"({type(exc).__name__}); load stopped")
+                            stats.stalled = (
+                                f"no answer within {request_timeout:g}s "
+                                f"({type(exc).__name__}); load stopped"
+                            )
                         source.stop()
                         break
                     except httpx.TransportError as exc:
@@ -657,7 +713,9 @@ async def run_phase(
                         if attempts >= 5:
                             stats.gave_up += 1
                             if stats.stalled is None:
-                                stats.stalled = f"server unreachable ({type(exc).__name__}); load stopped"
+                                stats.stalled = (
+                                    f"server unreachable ({type(exc).__name__}); load stopped"
+                                )
                             source.stop()
                             break
                         await asyncio.sleep(0.5)
@@ -668,8 +726,10 @@ async def run_phase(
                         if time.perf_counter() - first_sent > request_timeout:
                             stats.gave_up += 1
                             if stats.stalled is None:
-                                stats.stalled = (f"a batch still refused with 503 after "
-                                                 f"{request_timeout:g}s of retries; load stopped")
+                                stats.stalled = (
+                                    f"a batch still refused with 503 after "
+                                    f"{request_timeout:g}s of retries; load stopped"
+                                )
                             source.stop()
                             break
                         await asyncio.sleep(_retry_after(response))
@@ -685,8 +745,12 @@ async def run_phase(
                 if clean and verify_samples and offers.empty():
                     info = random.choice(template.traces)
                     s = _seq_text(seq)
-                    offers.put_nowait((info.id.replace("@S@", s),
-                                       [o.replace("@S@", s) for o in info.observation_ids]))
+                    offers.put_nowait(
+                        (
+                            info.id.replace("@S@", s),
+                            [o.replace("@S@", s) for o in info.observation_ids],
+                        )
+                    )
 
     async def verifier() -> None:
         async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout) as http:
@@ -710,7 +774,9 @@ async def run_phase(
                 if response.status_code != 200:
                     problem = f"trace {trace_id}: HTTP {response.status_code}"
                 else:
-                    got = {o.get("id") for o in orjson.loads(response.content).get("observations", [])}
+                    got = {
+                        o.get("id") for o in orjson.loads(response.content).get("observations", [])
+                    }
                     missing = set(expected) - got
                     if missing:
                         problem = f"trace {trace_id}: {len(missing)} of {len(expected)} observations missing"
@@ -737,8 +803,11 @@ async def run_phase(
             except TimeoutError:
                 now = time.perf_counter()
                 rate = (stats.events_ok - last_events) / (now - last_t)
-                print(f"    {now - started:5.1f}s  {rate:9,.0f} events/s   {stats.observations_ok:,} spans "
-                      f"acknowledged, 503s {stats.unavailable}", flush=True)
+                print(
+                    f"    {now - started:5.1f}s  {rate:9,.0f} events/s   {stats.observations_ok:,} spans "
+                    f"acknowledged, 503s {stats.unavailable}",
+                    flush=True,
+                )
                 last_t, last_events = now, stats.events_ok
 
     started = time.perf_counter()
@@ -831,8 +900,15 @@ class Result:
 
 
 def run_benchmark(
-    args: argparse.Namespace, label: str, base_url: str, auth_header: str, *,
-    server_pid: int | None, database_url: str | None, pool: list[BatchTemplate], tag: str,
+    args: argparse.Namespace,
+    label: str,
+    base_url: str,
+    auth_header: str,
+    *,
+    server_pid: int | None,
+    database_url: str | None,
+    pool: list[BatchTemplate],
+    tag: str,
     server: ServerProcess | None = None,
 ) -> Result:
     pg: PostgresCpu | None = None
@@ -845,21 +921,29 @@ def run_benchmark(
     tpl_events = sum(t.events for t in pool) / len(pool)
     tpl_obs = sum(t.observations for t in pool) / len(pool)
     tpl_bytes = sum(len(t.body) for t in pool) / len(pool)
-    print(f"\n== {label}: {args.clients} clients, {args.batch_traces} traces/request "
-          f"(avg {tpl_events:.0f} events, {tpl_obs:.0f} spans, {tpl_bytes / 1024:.0f} KiB)", flush=True)
+    print(
+        f"\n== {label}: {args.clients} clients, {args.batch_traces} traces/request "
+        f"(avg {tpl_events:.0f} events, {tpl_obs:.0f} spans, {tpl_bytes / 1024:.0f} KiB)",
+        flush=True,
+    )
 
     seq = 0
     warmup_obs = warmup_traces = 0
     if args.warmup > 0:
         print(f"    warm-up {args.warmup:g}s ...", flush=True)
         source = BatchSource(pool, seq, batches=None, duration=args.warmup)
-        warm = asyncio.run(run_phase(base_url, auth_header, source, args.clients,
-                                     request_timeout=args.request_timeout))
+        warm = asyncio.run(
+            run_phase(
+                base_url, auth_header, source, args.clients, request_timeout=args.request_timeout
+            )
+        )
         seq = source.seq
         warmup_obs, warmup_traces = warm.observations_ok, warm.traces_ok
         if warm.batches_ok == 0 or warm.stalled:
             detail = [warm.stalled] if warm.stalled else []
-            raise BenchFailed("warm-up failed: " + "; ".join((detail + warm.samples[:3]) or ["(no detail)"]))
+            raise BenchFailed(
+                "warm-up failed: " + "; ".join((detail + warm.samples[:3]) or ["(no detail)"])
+            )
         batch_rate = warm.batches_ok / warm.elapsed
     else:
         batch_rate = 10.0
@@ -868,7 +952,10 @@ def run_benchmark(
         batches = math.ceil(args.traces / args.batch_traces)
         source = BatchSource(pool, seq, batches=batches, duration=None)
         expected_time = batches / max(batch_rate, 0.1)
-        print(f"    measuring: {batches} requests ({batches * args.batch_traces} traces) ...", flush=True)
+        print(
+            f"    measuring: {batches} requests ({batches * args.batch_traces} traces) ...",
+            flush=True,
+        )
     else:
         source = BatchSource(pool, seq, batches=None, duration=args.duration)
         expected_time = args.duration
@@ -880,14 +967,24 @@ def run_benchmark(
     client0 = time.process_time()
     sampler.begin()
     try:
-        stats = asyncio.run(run_phase(
-            base_url, auth_header, source, args.clients, request_timeout=args.request_timeout,
-            verify_samples=args.verify_samples, verify_interval=interval, progress=not args.quiet,
-        ))
+        stats = asyncio.run(
+            run_phase(
+                base_url,
+                auth_header,
+                source,
+                args.clients,
+                request_timeout=args.request_timeout,
+                verify_samples=args.verify_samples,
+                verify_interval=interval,
+                progress=not args.quiet,
+            )
+        )
     finally:
         pg_used = sampler.finish()
     cpu1 = tree_cpu_ticks(server_pid) if server_pid else None
-    result = Result(label=label, database=database_url or "", stats=stats, warmup_observations=warmup_obs)
+    result = Result(
+        label=label, database=database_url or "", stats=stats, warmup_observations=warmup_obs
+    )
     result.client_cpu_s = time.process_time() - client0
     if cpu0 is not None and cpu1 is not None:
         result.server_cpu_s = (cpu1 - cpu0) / CLK_TCK
@@ -921,19 +1018,29 @@ def _fmt(value: float | None, spec: str = ",.0f", none: str = "—") -> str:
 
 def print_detail(r: Result, args: argparse.Namespace) -> None:
     s = r.stats
-    http_errors = ", ".join(f"{n} × HTTP {code}" for code, n in sorted(s.http_errors.items())) or "none"
-    print(f"    requests {s.requests:,} in {s.elapsed:.1f}s: {s.batches_ok:,} answered 207, "
-          f"{s.unavailable:,} answered 503 (retried); other HTTP errors: {http_errors}; "
-          f"{s.transport_errors:,} transport errors")
+    http_errors = (
+        ", ".join(f"{n} × HTTP {code}" for code, n in sorted(s.http_errors.items())) or "none"
+    )
+    print(
+        f"    requests {s.requests:,} in {s.elapsed:.1f}s: {s.batches_ok:,} answered 207, "
+        f"{s.unavailable:,} answered 503 (retried); other HTTP errors: {http_errors}; "
+        f"{s.transport_errors:,} transport errors"
+    )
     if s.stalled:
         print(f"      ! STALLED: {s.stalled}")
-    print(f"    events accepted      {s.events_ok:,} ({s.events_failed:,} rejected)  "
-          f"= {r.events_per_s:,.0f} events/s")
-    print(f"    spans acknowledged   {s.observations_ok:,} = {r.spans_per_s:,.0f} spans/s readable "
-          f"(a 207 is sent after the commit)")
-    print(f"    latency              p50 {_fmt(r.percentile_ms(0.50), ',.1f')} ms, "
-          f"p90 {_fmt(r.percentile_ms(0.90), ',.1f')} ms, p99 {_fmt(r.percentile_ms(0.99), ',.1f')} ms, "
-          f"max {_fmt(r.percentile_ms(1.0), ',.1f')} ms")
+    print(
+        f"    events accepted      {s.events_ok:,} ({s.events_failed:,} rejected)  "
+        f"= {r.events_per_s:,.0f} events/s"
+    )
+    print(
+        f"    spans acknowledged   {s.observations_ok:,} = {r.spans_per_s:,.0f} spans/s readable "
+        f"(a 207 is sent after the commit)"
+    )
+    print(
+        f"    latency              p50 {_fmt(r.percentile_ms(0.50), ',.1f')} ms, "
+        f"p90 {_fmt(r.percentile_ms(0.90), ',.1f')} ms, p99 {_fmt(r.percentile_ms(0.99), ',.1f')} ms, "
+        f"max {_fmt(r.percentile_ms(1.0), ',.1f')} ms"
+    )
     checked = s.verified + s.verify_failed
     print(f"    read after ack       {s.verified}/{checked} sampled traces had all their spans")
     for note in s.verify_notes:
@@ -942,25 +1049,37 @@ def print_detail(r: Result, args: argparse.Namespace) -> None:
         exp_t, exp_o = r.expected_counts
         got_t, got_o = r.db_counts
         verdict = "ok" if got_o == exp_o and got_t >= exp_t else "MISMATCH"
-        print(f"    database rows        {got_o:,} spans stored / {exp_o:,} acknowledged, "
-              f"{got_t:,} traces / {exp_t:,}  [{verdict}] (incl. warm-up)")
+        print(
+            f"    database rows        {got_o:,} spans stored / {exp_o:,} acknowledged, "
+            f"{got_t:,} traces / {exp_t:,}  [{verdict}] (incl. warm-up)"
+        )
     if r.server_cpu_s is not None:
-        print(f"    server CPU           {r.server_cpu_s:.2f}s = {_fmt(r.per_span_us(r.server_cpu_s))} µs/span "
-              f"({r.server_cpu_s / s.elapsed:.2f} cores)")
+        print(
+            f"    server CPU           {r.server_cpu_s:.2f}s = {_fmt(r.per_span_us(r.server_cpu_s))} µs/span "
+            f"({r.server_cpu_s / s.elapsed:.2f} cores)"
+        )
     if r.pg_cpu:
         ours, shared, other = (r.pg_cpu.get(k, 0.0) for k in ("ours", "shared", "other"))
-        print(f"    PostgreSQL CPU       {r.db_cpu_s:.2f}s = {_fmt(r.per_span_us(r.db_cpu_s))} µs/span "
-              f"(bench database backends {ours:.2f}s + shared background {shared:.2f}s)")
+        print(
+            f"    PostgreSQL CPU       {r.db_cpu_s:.2f}s = {_fmt(r.per_span_us(r.db_cpu_s))} µs/span "
+            f"(bench database backends {ours:.2f}s + shared background {shared:.2f}s)"
+        )
         if other > 0.05 * max(r.db_cpu_s or 0, 0.01):
-            print(f"      ! other databases' backends used {other:.2f}s CPU meanwhile (not counted; "
-                  "they compete for the same cores)")
+            print(
+                f"      ! other databases' backends used {other:.2f}s CPU meanwhile (not counted; "
+                "they compete for the same cores)"
+            )
     elif r.label == "sqlite" and r.server_cpu_s is not None:
         print("    database CPU         (SQLite runs inside the server process: included above)")
     if r.peak_rss_mb is not None:
-        print(f"    server memory        peak RSS {r.peak_rss_mb:,.0f} MB (VmHWM; sampled max during "
-              f"the run {_fmt(r.sampled_rss_mb)} MB)")
-    print(f"    load generator CPU   {r.client_cpu_s:.2f}s ({r.client_cpu_s / s.elapsed:.2f} cores "
-          f"of {os.cpu_count()} on this machine)")
+        print(
+            f"    server memory        peak RSS {r.peak_rss_mb:,.0f} MB (VmHWM; sampled max during "
+            f"the run {_fmt(r.sampled_rss_mb)} MB)"
+        )
+    print(
+        f"    load generator CPU   {r.client_cpu_s:.2f}s ({r.client_cpu_s / s.elapsed:.2f} cores "
+        f"of {os.cpu_count()} on this machine)"
+    )
     for sample in s.samples:
         print(f"      ! {sample}")
     print_log_problems(r.log_problems)
@@ -976,8 +1095,19 @@ def print_log_problems(lines: list[str]) -> None:
 
 
 def print_table(results: list[Result], command: str) -> None:
-    headers = ["database", "events/s", "spans/s", "p50 ms", "p99 ms", "503s", "failed", "verified",
-               "server µs/span", "db µs/span", "peak RSS MB"]
+    headers = [
+        "database",
+        "events/s",
+        "spans/s",
+        "p50 ms",
+        "p99 ms",
+        "503s",
+        "failed",
+        "verified",
+        "server µs/span",
+        "db µs/span",
+        "peak RSS MB",
+    ]
     rows = []
     notes = []
     for r in results:
@@ -992,19 +1122,34 @@ def print_table(results: list[Result], command: str) -> None:
         if r.db_counts is not None:
             verified += " rows ok" if r.db_counts[1] == r.expected_counts[1] else " ROWS MISSING"
         db_us = r.per_span_us(r.db_cpu_s) if r.db_cpu_s is not None else None
-        rows.append([
-            r.label, _fmt(r.events_per_s), _fmt(r.spans_per_s), _fmt(r.percentile_ms(0.5), ",.1f"),
-            _fmt(r.percentile_ms(0.99), ",.1f"), str(s.unavailable), str(s.failed_requests), verified,
-            _fmt(r.per_span_us(r.server_cpu_s)),
-            _fmt(db_us, none="in server" if r.label == "sqlite" and r.server_cpu_s is not None else "—"),
-            _fmt(r.peak_rss_mb),
-        ])
+        rows.append(
+            [
+                r.label,
+                _fmt(r.events_per_s),
+                _fmt(r.spans_per_s),
+                _fmt(r.percentile_ms(0.5), ",.1f"),
+                _fmt(r.percentile_ms(0.99), ",.1f"),
+                str(s.unavailable),
+                str(s.failed_requests),
+                verified,
+                _fmt(r.per_span_us(r.server_cpu_s)),
+                _fmt(
+                    db_us,
+                    none="in server" if r.label == "sqlite" and r.server_cpu_s is not None else "—",
+                ),
+                _fmt(r.peak_rss_mb),
+            ]
+        )
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-    line = "  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(headers, widths)))
+    line = "  ".join(
+        h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(headers, widths))
+    )
     print("\n" + line)
     print("-" * len(line))
     for row in rows:
-        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        print(
+            "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        )
     for note in notes:
         print(f"! {note}")
     print(f"\ncommand: {command}")
@@ -1020,37 +1165,73 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Spyglass ingestion benchmark: events/s, spans/s, latency, CPU and memory.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both",
-                   help="database(s) to start a server on; with --url, the label of the one behind it")
+    p.add_argument(
+        "--db",
+        choices=["sqlite", "postgres", "both"],
+        default="both",
+        help="database(s) to start a server on; with --url, the label of the one behind it",
+    )
     p.add_argument("--clients", type=int, default=8, help="concurrent clients")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--duration", type=float, default=20.0, help="seconds of measured load per database")
-    group.add_argument("--traces", type=int, help="send this many traces instead of running for --duration")
-    p.add_argument("--batch-traces", type=int, default=10, help="traces per request (5–10 spans each)")
+    group.add_argument(
+        "--duration", type=float, default=20.0, help="seconds of measured load per database"
+    )
+    group.add_argument(
+        "--traces", type=int, help="send this many traces instead of running for --duration"
+    )
+    p.add_argument(
+        "--batch-traces", type=int, default=10, help="traces per request (5–10 spans each)"
+    )
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of unmeasured load first")
-    p.add_argument("--verify-samples", type=int, default=50,
-                   help="traces read back right after their acknowledgement")
-    p.add_argument("--request-timeout", type=float, default=60.0,
-                   help="seconds without an answer after which the server counts as stalled and the "
-                   "load for that database stops")
+    p.add_argument(
+        "--verify-samples",
+        type=int,
+        default=50,
+        help="traces read back right after their acknowledgement",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=60.0,
+        help="seconds without an answer after which the server counts as stalled and the "
+        "load for that database stops",
+    )
     p.add_argument("--pool", type=int, default=64, help="distinct pre-built request bodies")
     p.add_argument("--seed", type=int, default=1, help="payload random seed")
     p.add_argument("--port", type=int, help="port for the started server (default: a free one)")
-    p.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN,
-                   help="libpq URL used to create and drop the benchmark database")
-    p.add_argument("--pg-database", default="spyglass_bench", help="benchmark database (dropped and re-created)")
-    p.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
-                   help="extra environment for the started server, e.g. SPYGLASS_DB_POOL_SIZE=20 "
-                   "(repeatable)")
-    p.add_argument("--keep", action="store_true", help="keep the data directory and the Postgres database")
+    p.add_argument(
+        "--pg-admin-url",
+        default=DEFAULT_PG_ADMIN,
+        help="libpq URL used to create and drop the benchmark database",
+    )
+    p.add_argument(
+        "--pg-database",
+        default="spyglass_bench",
+        help="benchmark database (dropped and re-created)",
+    )
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the started server, e.g. SPYGLASS_DB_POOL_SIZE=20 (repeatable)",
+    )
+    p.add_argument(
+        "--keep", action="store_true", help="keep the data directory and the Postgres database"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     ext = p.add_argument_group("an already running server (instead of starting one)")
     ext.add_argument("--url", help="base URL, e.g. http://127.0.0.1:3000")
     ext.add_argument("--public-key", default=os.environ.get("LANGFUSE_PUBLIC_KEY"))
     ext.add_argument("--secret-key", default=os.environ.get("LANGFUSE_SECRET_KEY"))
-    ext.add_argument("--database-url", help="its SQLAlchemy database URL: enables the row count check "
-                     "and, for a local Postgres, the database CPU figure")
-    ext.add_argument("--server-pid", type=int, help="its process id, if local: enables server CPU and RSS")
+    ext.add_argument(
+        "--database-url",
+        help="its SQLAlchemy database URL: enables the row count check "
+        "and, for a local Postgres, the database CPU figure",
+    )
+    ext.add_argument(
+        "--server-pid", type=int, help="its process id, if local: enables server CPU and RSS"
+    )
     args = p.parse_args(argv)
     if args.clients < 1 or args.batch_traces < 1 or args.pool < 1:
         p.error("--clients, --batch-traces and --pool must be at least 1")
@@ -1066,7 +1247,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         env[name] = value
     args.server_env = env
     if args.url and not (args.public_key and args.secret_key):
-        p.error("--url needs --public-key and --secret-key (or LANGFUSE_PUBLIC_KEY/LANGFUSE_SECRET_KEY)")
+        p.error(
+            "--url needs --public-key and --secret-key (or LANGFUSE_PUBLIC_KEY/LANGFUSE_SECRET_KEY)"
+        )
     return args
 
 
@@ -1093,16 +1276,30 @@ def main(argv: list[str] | None = None) -> int:
                 label = "postgres" if args.database_url.startswith("postgresql") else "sqlite"
             auth = _basic(args.public_key, args.secret_key)
             try:
-                results.append(run_benchmark(
-                    args, label, args.url.rstrip("/"), auth, server_pid=args.server_pid,
-                    database_url=args.database_url, pool=pool, tag=tag,
-                ))
+                results.append(
+                    run_benchmark(
+                        args,
+                        label,
+                        args.url.rstrip("/"),
+                        auth,
+                        server_pid=args.server_pid,
+                        database_url=args.database_url,
+                        pool=pool,
+                        tag=tag,
+                    )
+                )
             except BenchFailed as exc:
                 print(f"    ! FAILED: {exc}", flush=True)
-                results.append(Result(label=label, database=args.database_url or "", stats=PhaseStats(),
-                                      error=str(exc)))
+                results.append(
+                    Result(
+                        label=label,
+                        database=args.database_url or "",
+                        stats=PhaseStats(),
+                        error=str(exc),
+                    )
+                )
         else:
-            for db in (["sqlite", "postgres"] if args.db == "both" else [args.db]):
+            for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
                 results.append(run_started(args, db, pool, tag))
     except KeyboardInterrupt:
         print("\ninterrupted; server stopped", file=sys.stderr)
@@ -1123,13 +1320,21 @@ def run_started(args: argparse.Namespace, db: str, pool: list[BatchTemplate], ta
     server: ServerProcess | None = None
     try:
         with _database_for(args, db, data_dir) as database_url:
-            server = ServerProcess(database_url, args.port or free_port(), data_dir, args.server_env)
+            server = ServerProcess(
+                database_url, args.port or free_port(), data_dir, args.server_env
+            )
             try:
                 print(f"\nstarting server on {db} ({_safe(database_url)}) ...", flush=True)
                 server.start()
                 return run_benchmark(
-                    args, db, server.url, _basic(DEFAULT_PUBLIC_KEY, DEFAULT_SECRET_KEY),
-                    server_pid=server.pid, database_url=database_url, pool=pool, tag=tag,
+                    args,
+                    db,
+                    server.url,
+                    _basic(DEFAULT_PUBLIC_KEY, DEFAULT_SECRET_KEY),
+                    server_pid=server.pid,
+                    database_url=database_url,
+                    pool=pool,
+                    tag=tag,
                     server=server,
                 )
             finally:

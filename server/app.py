@@ -59,8 +59,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.spyglass = state
     register_error_handlers(app)
     for router in (
-        health_router, ingest_router, projects_router, traces_router, observations_router,
-        scores_router, sessions_router,
+        health_router,
+        ingest_router,
+        projects_router,
+        traces_router,
+        observations_router,
+        scores_router,
+        sessions_router,
     ):
         app.include_router(router)
     app.include_router(dashboard_router)

@@ -38,10 +38,16 @@ def _init_from_settings(session: Session, settings: Settings) -> FirstKeys | Non
     project = queries.get_project_by_name(session, settings.init_project)
     if project is None:
         project = queries.create_project(session, settings.init_project)
-    if settings.init_public_key and queries.get_key_by_public_key(session, settings.init_public_key) is None:
+    if (
+        settings.init_public_key
+        and queries.get_key_by_public_key(session, settings.init_public_key) is None
+    ):
         queries.create_key(
-            session, project, public_key=settings.init_public_key,
-            secret_key=settings.init_secret_key, note="SPYGLASS_INIT_PUBLIC_KEY",
+            session,
+            project,
+            public_key=settings.init_public_key,
+            secret_key=settings.init_secret_key,
+            note="SPYGLASS_INIT_PUBLIC_KEY",
         )
     return None
 

@@ -38,7 +38,9 @@ def _database(settings: Settings) -> Iterator[Engine]:
         yield engine
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise click.ClickException(f"cannot use the database ({_safe_url(settings)}): {reason}") from None
+        raise click.ClickException(
+            f"cannot use the database ({_safe_url(settings)}): {reason}"
+        ) from None
     finally:
         engine.dispose()
 
@@ -69,10 +71,14 @@ def serve(host: str | None, port: int | None) -> None:
     with _database(settings) as engine:
         first = prepare_database(engine, settings)
     click.echo(f"Spyglass {server.__version__} on {_safe_url(settings)}")
-    click.echo(f"Open {settings.base_url}  (API: {settings.base_url}/api/public, docs: {settings.base_url}/docs)")
+    click.echo(
+        f"Open {settings.base_url}  (API: {settings.base_url}/api/public, docs: {settings.base_url}/docs)"
+    )
     if first is not None:
         click.echo("")
-        click.echo(f"Created project {first.project_name!r} with its first API key (shown only this once):")
+        click.echo(
+            f"Created project {first.project_name!r} with its first API key (shown only this once):"
+        )
         click.echo(f"  LANGFUSE_BASE_URL={settings.base_url}")
         click.echo(f"  LANGFUSE_PUBLIC_KEY={first.public_key}")
         click.echo(f"  LANGFUSE_SECRET_KEY={first.secret_key}")
@@ -141,7 +147,9 @@ def keys_create(project_name: str, note: str | None) -> None:
     with _session() as session:
         project = queries.get_project_by_name(session, project_name)
         if project is None:
-            raise click.ClickException(f"no project named {project_name!r} (spyglass projects list)")
+            raise click.ClickException(
+                f"no project named {project_name!r} (spyglass projects list)"
+            )
         key, secret = queries.create_key(session, project, note=note)
     click.echo(f"public key: {key.public_key}")
     click.echo(f"secret key: {secret}   (shown only this once)")
@@ -160,7 +168,9 @@ def keys_list(project_name: str | None) -> None:
         names = {p.id: p.name for p in queries.list_projects(session)}
         for key in queries.list_keys(session, project):
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-            click.echo(f"{key.public_key}\tsecret {key.secret_hint}\t{names.get(key.project_id)}\t{state}\t{key.note or ''}")
+            click.echo(
+                f"{key.public_key}\tsecret {key.secret_hint}\t{names.get(key.project_id)}\t{state}\t{key.note or ''}"
+            )
 
 
 @keys.command("revoke")

@@ -28,9 +28,7 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(default=3000, ge=1, le=65535, description="Port the HTTP server binds to.")
-    public_url: str = Field(
-        default="", description="URL users open; defaults to http://host:port."
-    )
+    public_url: str = Field(default="", description="URL users open; defaults to http://host:port.")
     init_project: str = Field(
         default="", description="Create this project at start if it does not exist."
     )

@@ -1,12 +1,12 @@
 """Errors that carry their HTTP status, rendered the way Langfuse renders them.
 
-    ApiError(status, message, error=None)    body {"message": ..., "error"?: ...}
-    ├── NotFound          404 LangfuseNotFoundError
-    ├── BadRequest        400 "Invalid request data" with the problems under "error"
-    ├── Unauthorized      401
-    ├── Forbidden         403
-    ├── PayloadTooLarge   413
-    └── Unavailable       503 with Retry-After
+ApiError(status, message, error=None)    body {"message": ..., "error"?: ...}
+├── NotFound          404 LangfuseNotFoundError
+├── BadRequest        400 "Invalid request data" with the problems under "error"
+├── Unauthorized      401
+├── Forbidden         403
+├── PayloadTooLarge   413
+└── Unavailable       503 with Retry-After
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import base64
 import math
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 
 import orjson
 from fastapi import Query
@@ -22,21 +23,30 @@ class PageMeta(BaseModel):
 
 
 def page_meta(page: int, limit: int, total: int) -> dict[str, int]:
-    return {"page": page, "limit": limit, "totalItems": total, "totalPages": math.ceil(total / limit)}
+    return {
+        "page": page,
+        "limit": limit,
+        "totalItems": total,
+        "totalPages": math.ceil(total / limit),
+    }
 
 
-def encode_cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+def encode_cursor(moment: datetime, item_id: str) -> str:
+    """An opaque keyset position: the (time, id) of the last item on a page."""
+    raw = orjson.dumps([moment.isoformat(), item_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, length: int) -> list[Any]:
+def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    invalid = BadRequest([{"path": ["cursor"], "message": "not a cursor this server issued"}])
     try:
         values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, orjson.JSONDecodeError):
-        raise BadRequest([{"path": ["cursor"], "message": "not a cursor this server issued"}]) from None
-    if not isinstance(values, list) or len(values) != length:
-        raise BadRequest([{"path": ["cursor"], "message": "not a cursor this server issued"}])
-    return values
+        moment, item_id = values
+        return datetime.fromisoformat(moment), str(item_id)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise invalid from None
 
 
 def split_list(values: list[str] | None) -> list[str]:

@@ -54,7 +54,9 @@ def postgres_url(suffix: str = "") -> str:
 def recreate_postgres_database(url: str) -> None:
     """Drop and create the test database, so migrations always start from empty."""
     parsed = make_url(url)
-    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
     try:
         with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')

@@ -17,7 +17,9 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def event(type_: str, body: dict[str, Any], *, at: datetime = T0, event_id: str | None = None) -> dict[str, Any]:
+def event(
+    type_: str, body: dict[str, Any], *, at: datetime = T0, event_id: str | None = None
+) -> dict[str, Any]:
     return {"id": event_id or new_id(), "type": type_, "timestamp": iso(at), "body": body}
 
 
@@ -26,10 +28,21 @@ def trace_event(trace_id: str, *, at: datetime = T0, **fields: Any) -> dict[str,
 
 
 def span_event(
-    obs_id: str, trace_id: str, *, type_: str = "span-create", at: datetime = T0, start: datetime = T0,
-    seconds: float = 1.0, **fields: Any,
+    obs_id: str,
+    trace_id: str,
+    *,
+    type_: str = "span-create",
+    at: datetime = T0,
+    start: datetime = T0,
+    seconds: float = 1.0,
+    **fields: Any,
 ) -> dict[str, Any]:
-    body = {"id": obs_id, "traceId": trace_id, "startTime": iso(start), "endTime": iso(start + timedelta(seconds=seconds))}
+    body = {
+        "id": obs_id,
+        "traceId": trace_id,
+        "startTime": iso(start),
+        "endTime": iso(start + timedelta(seconds=seconds)),
+    }
     body.update(fields)
     return event(type_, body, at=at)
 

@@ -36,13 +36,20 @@ def serving(cli_env: dict[str, str]) -> Iterator[tuple[str, str]]:
     """`spyglass serve` in a subprocess, as a user runs it; yields (base URL, what it printed)."""
     port = free_port()
     env = {**os.environ, **cli_env, "SPYGLASS_PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "-m", "server", "serve"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         assert proc.stdout is not None
         lines: list[str] = []
-        while not any("Uvicorn running" in line or "Application startup complete" in line for line in lines):
+        while not any(
+            "Uvicorn running" in line or "Application startup complete" in line for line in lines
+        ):
             line = proc.stdout.readline()
             assert line, "server exited: " + "".join(lines)
             lines.append(line)
@@ -61,8 +68,16 @@ def test_serve_prints_the_url_and_first_keys_and_they_work(cli_env: dict[str, st
         auth = (public[1], secret[1])
         projects = httpx.get(f"{base}/api/public/projects", auth=auth).json()
         assert projects["data"][0]["name"] == "default"
-        batch = {"batch": [{"id": "e1", "type": "trace-create", "timestamp": "2026-11-28T10:00:00Z",
-                            "body": {"id": "t1", "name": "first trace"}}]}
+        batch = {
+            "batch": [
+                {
+                    "id": "e1",
+                    "type": "trace-create",
+                    "timestamp": "2026-11-28T10:00:00Z",
+                    "body": {"id": "t1", "name": "first trace"},
+                }
+            ]
+        }
         assert httpx.post(f"{base}/api/public/ingestion", json=batch, auth=auth).status_code == 207
         assert httpx.get(f"{base}/api/public/traces/t1", auth=auth).json()["name"] == "first trace"
         home = httpx.get(base + "/")
@@ -103,9 +118,21 @@ def test_projects_and_keys_commands(cli_env: dict[str, str]) -> None:
     assert missing.exit_code != 0 and "no project named" in missing.output
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["projects"], ["projects", "create"],
-                                     ["projects", "list"], ["keys"], ["keys", "create"], ["keys", "list"],
-                                     ["keys", "revoke"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["serve"],
+        ["migrate"],
+        ["projects"],
+        ["projects", "create"],
+        ["projects", "list"],
+        ["keys"],
+        ["keys", "create"],
+        ["keys", "list"],
+        ["keys", "revoke"],
+    ],
+)
 def test_every_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0
@@ -120,10 +147,17 @@ def test_every_command_has_help(command: list[str]) -> None:
         ({"SPYGLASS_INIT_PROJECT": "p", "SPYGLASS_INIT_PUBLIC_KEY": "pk-lf-1"}, "go together"),
     ],
 )
-def test_invalid_settings_fail_with_one_line(env: dict[str, str], expected: str, tmp_path: Path) -> None:
+def test_invalid_settings_fail_with_one_line(
+    env: dict[str, str], expected: str, tmp_path: Path
+) -> None:
     full_env = {**os.environ, "SPYGLASS_DATA_DIR": str(tmp_path), **env}
-    result = subprocess.run([sys.executable, "-m", "server", "serve"], env=full_env, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "server", "serve"],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
@@ -133,16 +167,25 @@ def test_invalid_settings_fail_with_one_line(env: dict[str, str], expected: str,
 
 def test_an_unreachable_database_fails_with_one_line(tmp_path: Path) -> None:
     env = {**os.environ, "SPYGLASS_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
-    result = subprocess.run([sys.executable, "-m", "server", "migrate"], env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "server", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "cannot use the database" in result.stderr
 
 
 def test_init_settings_create_the_project_and_key_headlessly(cli_env: dict[str, str]) -> None:
-    env = {**cli_env, "SPYGLASS_INIT_PROJECT": "ci", "SPYGLASS_INIT_PUBLIC_KEY": "pk-lf-ci",
-           "SPYGLASS_INIT_SECRET_KEY": "sk-lf-ci-secret"}
+    env = {
+        **cli_env,
+        "SPYGLASS_INIT_PROJECT": "ci",
+        "SPYGLASS_INIT_PUBLIC_KEY": "pk-lf-ci",
+        "SPYGLASS_INIT_SECRET_KEY": "sk-lf-ci-secret",
+    }
     from server.bootstrap import prepare_database
     from server.config import load_settings
     from server.db.engine import make_engine

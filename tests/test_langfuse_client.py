@@ -28,8 +28,15 @@ def http() -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def langfuse(base_url: str, project: ProjectKeys, http: httpx.Client) -> Iterator[Langfuse]:
-    client = Langfuse(public_key=project.public_key, secret_key=project.secret_key, host=base_url,
-                      flush_at=50, flush_interval=0.2, max_retries=1, httpx_client=http)
+    client = Langfuse(
+        public_key=project.public_key,
+        secret_key=project.secret_key,
+        host=base_url,
+        flush_at=50,
+        flush_interval=0.2,
+        max_retries=1,
+        httpx_client=http,
+    )
     yield client
     client.shutdown()
 
@@ -38,8 +45,13 @@ def test_auth_check_passes_with_a_key_and_fails_with_a_wrong_one(
     langfuse: Langfuse, base_url: str, project: ProjectKeys, http: httpx.Client
 ) -> None:
     assert langfuse.auth_check() is True
-    wrong = Langfuse(public_key=project.public_key, secret_key="sk-lf-wrong", host=base_url, max_retries=0,
-                     httpx_client=http)
+    wrong = Langfuse(
+        public_key=project.public_key,
+        secret_key="sk-lf-wrong",
+        host=base_url,
+        max_retries=0,
+        httpx_client=http,
+    )
     try:
         with pytest.raises(Exception) as excinfo:
             wrong.auth_check()
@@ -49,12 +61,22 @@ def test_auth_check_passes_with_a_key_and_fails_with_a_wrong_one(
 
 
 def test_a_trace_written_by_the_sdk_reads_back_through_the_sdk_at_once(langfuse: Langfuse) -> None:
-    trace = langfuse.trace(name="checkout", user_id="user-7", session_id="sess-1", tags=["prod", "eu"],
-                           metadata={"plan": "pro"}, input={"cart": 3})
+    trace = langfuse.trace(
+        name="checkout",
+        user_id="user-7",
+        session_id="sess-1",
+        tags=["prod", "eu"],
+        metadata={"plan": "pro"},
+        input={"cart": 3},
+    )
     span = trace.span(name="retrieve", input={"query": "shoes"})
-    generation = span.generation(name="answer", model="gpt-4o-mini", model_parameters={"temperature": 0.1},
-                                 input=[{"role": "user", "content": "Which shoes?"}],
-                                 usage={"input": 42, "output": 17})
+    generation = span.generation(
+        name="answer",
+        model="gpt-4o-mini",
+        model_parameters={"temperature": 0.1},
+        input=[{"role": "user", "content": "Which shoes?"}],
+        usage={"input": 42, "output": 17},
+    )
     generation.end(output={"role": "assistant", "content": "These."})
     span.end(output={"docs": 2})
     trace.update(output="ordered", metadata={"region": "eu"})

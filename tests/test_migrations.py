@@ -14,7 +14,9 @@ from server.db.migrate import alembic_config, current_revision, head_revision, u
 from tests.conftest import fresh_database_url
 
 
-def test_migrations_build_the_schema_from_empty_and_match_the_models(dialect: str, tmp_path: Path) -> None:
+def test_migrations_build_the_schema_from_empty_and_match_the_models(
+    dialect: str, tmp_path: Path
+) -> None:
     engine = make_engine(fresh_database_url(dialect, tmp_path, "migrations"))
     try:
         assert current_revision(engine) is None
@@ -23,7 +25,9 @@ def test_migrations_build_the_schema_from_empty_and_match_the_models(dialect: st
         tables = set(inspect(engine).get_table_names())
         assert {"projects", "api_keys", "traces", "observations", "scores"} <= tables
         with engine.connect() as conn:
-            drift = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+            drift = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+            )
         assert drift == []
     finally:
         engine.dispose()

@@ -10,8 +10,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_the_wheel_ships_migrations_templates_and_static_files(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
     )
     (wheel,) = tmp_path.glob("spyglass_server-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())

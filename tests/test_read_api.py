@@ -1109,14 +1109,22 @@ class TestLegacyEventShapes:
 
 
 class TestScoreValueFilters:
-    def test_value_range_and_exact_value_filters_narrow_the_scores(self, client: TestClient, project: ProjectKeys) -> None:
+    def test_value_range_and_exact_value_filters_narrow_the_scores(
+        self, client: TestClient, project: ProjectKeys
+    ) -> None:
         trace_id = new_id()
         low, high, label = new_id(), new_id(), new_id()
-        ingest(client, project, [
-            score_event(low, trace_id=trace_id, name="acc", value=0.2),
-            score_event(high, trace_id=trace_id, name="acc", value=0.9, queueId="q1"),
-            score_event(label, trace_id=trace_id, name="tone", value="warm", dataType="CATEGORICAL"),
-        ])
+        ingest(
+            client,
+            project,
+            [
+                score_event(low, trace_id=trace_id, name="acc", value=0.2),
+                score_event(high, trace_id=trace_id, name="acc", value=0.9, queueId="q1"),
+                score_event(
+                    label, trace_id=trace_id, name="tone", value="warm", dataType="CATEGORICAL"
+                ),
+            ],
+        )
 
         def ids(**params: object) -> set[str]:
             response = client.get(f"{API}/v3/scores", params=params, auth=project.auth)

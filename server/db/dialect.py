@@ -47,7 +47,10 @@ def upsert(
         return
     dialect = Dialect.of(conn)
     sql, columns, converters = _upsert_plan(dialect, table, tuple(key), tuple(update))
-    params = [tuple(convert(row[name]) for name, convert in zip(columns, converters, strict=True)) for row in rows]
+    params = [
+        tuple(convert(row[name]) for name, convert in zip(columns, converters, strict=True))
+        for row in rows
+    ]
     conn.exec_driver_sql(sql, params)
 
 

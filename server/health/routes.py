@@ -12,14 +12,18 @@ from server.responses import ApiResponse
 router = APIRouter(prefix="/api/public", tags=["health"])
 
 
-@router.get("/health", summary="Liveness (no auth); ?failIfDatabaseUnavailable=true checks the database")
+@router.get(
+    "/health", summary="Liveness (no auth); ?failIfDatabaseUnavailable=true checks the database"
+)
 def health(state: StateDep, failIfDatabaseUnavailable: bool = False) -> Any:
     if failIfDatabaseUnavailable:
         try:
             with state.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception:
-            return ApiResponse({"status": "Database not available", "version": server.__version__}, status_code=503)
+            return ApiResponse(
+                {"status": "Database not available", "version": server.__version__}, status_code=503
+            )
     return {"status": "OK", "version": server.__version__}
 
 

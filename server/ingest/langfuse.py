@@ -134,7 +134,9 @@ def parse_event(raw: Any, project_id: str) -> list[Record]:
 def _records(envelope: Envelope, event_time: datetime, project_id: str) -> list[Record]:
     kind = envelope.type
     if kind == "trace-create":
-        return [_trace_record(TraceBody.model_validate(envelope.body), envelope, event_time, project_id)]
+        return [
+            _trace_record(TraceBody.model_validate(envelope.body), envelope, event_time, project_id)
+        ]
     if kind in OBSERVATION_EVENTS:
         obs_type, is_create = OBSERVATION_EVENTS[kind]
         body = ObservationBody.model_validate(envelope.body)
@@ -147,7 +149,9 @@ def _records(envelope: Envelope, event_time: datetime, project_id: str) -> list[
         return _observation_records(body, body.type, is_create, envelope, event_time, project_id)
     if kind == "score-create":
         body_score = ScoreBody.model_validate(envelope.body)
-        return [score_record(body_score, envelope.id, event_time, project_id, default_id=envelope.id)]
+        return [
+            score_record(body_score, envelope.id, event_time, project_id, default_id=envelope.id)
+        ]
     if kind == "sdk-log":
         log.info("sdk-log event %s: %.500r", envelope.id, envelope.body.get("log"))
         return []
@@ -159,7 +163,9 @@ def _set(fields: dict[str, Any], column: str, value: Any) -> None:
         fields[column] = value
 
 
-def _trace_record(body: TraceBody, envelope: Envelope, event_time: datetime, project_id: str) -> Record:
+def _trace_record(
+    body: TraceBody, envelope: Envelope, event_time: datetime, project_id: str
+) -> Record:
     fields: dict[str, Any] = {}
     fields["timestamp"] = _aware(body.timestamp) if body.timestamp else event_time
     _set(fields, "name", body.name)
@@ -200,7 +206,11 @@ def _observation_records(
     elif is_create:
         fields["start_time"] = event_time
     _set(fields, "end_time", body.endTime and _aware(body.endTime))
-    _set(fields, "completion_start_time", body.completionStartTime and _aware(body.completionStartTime))
+    _set(
+        fields,
+        "completion_start_time",
+        body.completionStartTime and _aware(body.completionStartTime),
+    )
     _set(fields, "metadata", body.metadata)
     _set(fields, "level", body.level)
     _set(fields, "status_message", body.statusMessage)
@@ -217,7 +227,9 @@ def _observation_records(
     if body.output is not None:
         fields["output"] = _json_text(body.output)
     _usage_fields(body, fields)
-    records = [Record(Kind.OBSERVATION, project_id, obs_id, event_time, envelope.id, fields, is_create)]
+    records = [
+        Record(Kind.OBSERVATION, project_id, obs_id, event_time, envelope.id, fields, is_create)
+    ]
     if body.traceId is None and is_create:
         # Pre-2.0 SDKs send observations without a trace; Langfuse wraps each in a trace of
         # its own. The observation's id keeps that trace stable when the event is re-sent.

@@ -70,7 +70,9 @@ async def ingest_batch(request: Request, state: StateDep, principal: IngestionKe
         try:
             event_records = parse_event(raw_event, principal.project_id)
         except EventError as exc:
-            errors.append({"id": event_id, "status": exc.status, "message": exc.message, "error": exc.error})
+            errors.append(
+                {"id": event_id, "status": exc.status, "message": exc.message, "error": exc.error}
+            )
             continue
         if not principal.full_access and not _scores_only(event_records):
             errors.append({"id": event_id, "status": 401, "message": "Access Scope Denied"})
@@ -129,7 +131,11 @@ async def create_scores(request: Request, state: StateDep, principal: AnyKeyDep)
         return ApiResponse({"message": "Accepted"}, status_code=202)
     accepted = len(records) - len(failures)
     return ApiResponse(
-        {"accepted": accepted, "rejected": len(rejections), "errors": [{"message": m} for m in rejections]},
+        {
+            "accepted": accepted,
+            "rejected": len(rejections),
+            "errors": [{"message": m} for m in rejections],
+        },
         status_code=207,
     )
 

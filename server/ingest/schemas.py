@@ -6,7 +6,9 @@ from pydantic import BaseModel, Field
 
 
 class IngestionEvent(BaseModel):
-    id: str = Field(description="Unique id of this event; re-sent events with the same body id update one entity.")
+    id: str = Field(
+        description="Unique id of this event; re-sent events with the same body id update one entity."
+    )
     type: str = Field(description="trace-create, span-create, generation-update, score-create, …")
     timestamp: str = Field(description="ISO-8601 time of the event, with Z or an offset.")
     body: dict[str, Any]

@@ -45,7 +45,9 @@ def usage_details(raw: Any) -> dict[str, int]:
         return {}
     for prompt_key, completion_key, prompt_details, completion_details in _OPENAI_SHAPES:
         if prompt_key in raw or completion_key in raw:
-            return _openai_usage(raw, prompt_key, completion_key, prompt_details, completion_details)
+            return _openai_usage(
+                raw, prompt_key, completion_key, prompt_details, completion_details
+            )
     return {k: n for k, v in raw.items() if (n := _count(v)) is not None}
 
 

@@ -29,7 +29,10 @@ class ObservationFilters:
 def filtered(project_id: str, f: ObservationFilters) -> Select[Observation, Trace]:
     query = (
         select(Observation, Trace)
-        .outerjoin(Trace, and_(Trace.project_id == Observation.project_id, Trace.id == Observation.trace_id))
+        .outerjoin(
+            Trace,
+            and_(Trace.project_id == Observation.project_id, Trace.id == Observation.trace_id),
+        )
         .where(Observation.project_id == project_id)
     )
     equal = {

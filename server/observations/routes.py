@@ -18,11 +18,30 @@ from server.views import observation_view, seconds_between
 router = APIRouter(prefix="/api/public", tags=["observations"])
 
 ObsType = Literal[
-    "SPAN", "GENERATION", "EVENT", "AGENT", "TOOL", "CHAIN", "RETRIEVER", "EVALUATOR",
-    "EMBEDDING", "GUARDRAIL",
+    "SPAN",
+    "GENERATION",
+    "EVENT",
+    "AGENT",
+    "TOOL",
+    "CHAIN",
+    "RETRIEVER",
+    "EVALUATOR",
+    "EMBEDDING",
+    "GUARDRAIL",
 ]
 Level = Literal["DEBUG", "DEFAULT", "WARNING", "ERROR"]
-V2_GROUPS = {"core", "basic", "time", "io", "metadata", "model", "usage", "prompt", "metrics", "trace_context"}
+V2_GROUPS = {
+    "core",
+    "basic",
+    "time",
+    "io",
+    "metadata",
+    "model",
+    "usage",
+    "prompt",
+    "metrics",
+    "trace_context",
+}
 
 
 def _filters(
@@ -40,10 +59,18 @@ def _filters(
     version: str | None = None,
 ) -> queries.ObservationFilters:
     return queries.ObservationFilters(
-        name=name, user_id=userId, session_id=sessionId, type=type, trace_id=traceId,
-        level=level, parent_observation_id=parentObservationId, is_root=isRootObservation,
-        environments=split_list(environment), from_start_time=fromStartTime,
-        to_start_time=toStartTime, version=version,
+        name=name,
+        user_id=userId,
+        session_id=sessionId,
+        type=type,
+        trace_id=traceId,
+        level=level,
+        parent_observation_id=parentObservationId,
+        is_root=isRootObservation,
+        environments=split_list(environment),
+        from_start_time=fromStartTime,
+        to_start_time=toStartTime,
+        version=version,
     )
 
 
@@ -65,23 +92,34 @@ def list_observations(
     version: str | None = None,
 ) -> dict[str, Any]:
     f = _filters(
-        name=name, userId=userId, type=type, traceId=traceId, level=level,
-        parentObservationId=parentObservationId, environment=environment,
-        fromStartTime=fromStartTime, toStartTime=toStartTime, version=version,
+        name=name,
+        userId=userId,
+        type=type,
+        traceId=traceId,
+        level=level,
+        parentObservationId=parentObservationId,
+        environment=environment,
+        fromStartTime=fromStartTime,
+        toStartTime=toStartTime,
+        version=version,
     )
     rows, total = queries.page(session, principal.project_id, f, page=page, limit=limit)
     return {"data": [observation_view(o) for o, _ in rows], "meta": page_meta(page, limit, total)}
 
 
 @router.get("/observations/{observation_id:path}", summary="One observation")
-def get_observation(observation_id: str, session: SessionDep, principal: ProjectDep) -> dict[str, Any]:
+def get_observation(
+    observation_id: str, session: SessionDep, principal: ProjectDep
+) -> dict[str, Any]:
     obs = queries.get(session, principal.project_id, escape_text(observation_id))
     if obs is None:
         raise NotFound(f"Observation {observation_id[:200]} not found within authorized project")
     return observation_view(obs)
 
 
-@router.get("/v2/observations", summary="Observations with cursor paging and selectable field groups")
+@router.get(
+    "/v2/observations", summary="Observations with cursor paging and selectable field groups"
+)
 def list_observations_v2(
     session: SessionDep,
     principal: ProjectDep,
@@ -104,27 +142,36 @@ def list_observations_v2(
     expandMetadata: str | None = None,
 ) -> dict[str, Any]:
     if filter:
-        raise BadRequest([{"path": ["filter"], "message": "the JSON filter parameter is not supported yet; use the simple filters"}])
+        raise BadRequest(
+            [
+                {
+                    "path": ["filter"],
+                    "message": "the JSON filter parameter is not supported yet; use the simple filters",
+                }
+            ]
+        )
     groups = _groups(fields)
     f = _filters(
-        name=name, userId=userId, sessionId=sessionId, type=type, traceId=traceId, level=level,
-        parentObservationId=parentObservationId, isRootObservation=isRootObservation,
-        environment=environment, fromStartTime=fromStartTime, toStartTime=toStartTime,
+        name=name,
+        userId=userId,
+        sessionId=sessionId,
+        type=type,
+        traceId=traceId,
+        level=level,
+        parentObservationId=parentObservationId,
+        isRootObservation=isRootObservation,
+        environment=environment,
+        fromStartTime=fromStartTime,
+        toStartTime=toStartTime,
         version=version,
     )
-    position = None
-    if cursor:
-        start, obs_id = decode_cursor(cursor, 2)
-        try:
-            position = (datetime.fromisoformat(start), str(obs_id))
-        except (TypeError, ValueError):
-            raise BadRequest([{"path": ["cursor"], "message": "not a cursor this server issued"}]) from None
+    position = decode_cursor(cursor)
     rows = queries.after_cursor(session, principal.project_id, f, cursor=position, limit=limit + 1)
     meta: dict[str, Any] = {}
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1][0]
-        meta["cursor"] = encode_cursor([last.start_time.isoformat(), last.id])
+        meta["cursor"] = encode_cursor(last.start_time, last.id)
     return {"data": [_v2_view(o, t, groups) for o, t in rows], "meta": meta}
 
 
@@ -134,7 +181,9 @@ def _groups(raw: str | None) -> set[str]:
     groups = {g.strip() for g in raw.split(",") if g.strip()}
     unknown = groups - V2_GROUPS
     if unknown:
-        raise BadRequest([{"path": ["fields"], "message": f"unknown field groups: {sorted(unknown)}"}])
+        raise BadRequest(
+            [{"path": ["fields"], "message": f"unknown field groups: {sorted(unknown)}"}]
+        )
     return groups | {"core"}
 
 
@@ -161,22 +210,45 @@ def _v2_view(obs: Observation, trace: Trace | None, groups: set[str]) -> dict[st
     }
     if "basic" in groups:
         view.update(
-            name=obs.name, level=obs.level, statusMessage=obs.status_message, version=obs.version,
-            environment=obs.environment, bookmarked=trace.bookmarked if trace else False,
-            public=trace.public if trace else False, userId=trace.user_id if trace else None,
+            name=obs.name,
+            level=obs.level,
+            statusMessage=obs.status_message,
+            version=obs.version,
+            environment=obs.environment,
+            bookmarked=trace.bookmarked if trace else False,
+            public=trace.public if trace else False,
+            userId=trace.user_id if trace else None,
             sessionId=trace.session_id if trace else None,
             isRootObservation=obs.parent_observation_id is None,
         )
     if "time" in groups:
-        view.update(completionStartTime=obs.completion_start_time, createdAt=obs.created_at, updatedAt=obs.updated_at)
+        view.update(
+            completionStartTime=obs.completion_start_time,
+            createdAt=obs.created_at,
+            updatedAt=obs.updated_at,
+        )
     if "io" in groups:
         view.update(input=_raw_io(obs.input), output=_raw_io(obs.output))
     if "metadata" in groups:
-        view["metadata"] = obs.metadata_ if isinstance(obs.metadata_, dict) else ({} if obs.metadata_ is None else {"metadata": obs.metadata_})
+        view["metadata"] = (
+            obs.metadata_
+            if isinstance(obs.metadata_, dict)
+            else ({} if obs.metadata_ is None else {"metadata": obs.metadata_})
+        )
     if "model" in groups:
-        view.update(model=obs.model, providedModelName=obs.model, internalModelId=None, modelParameters=obs.model_parameters or {})
+        view.update(
+            model=obs.model,
+            providedModelName=obs.model,
+            internalModelId=None,
+            modelParameters=obs.model_parameters or {},
+        )
     if "usage" in groups:
-        view.update(usageDetails=obs.usage_details or {}, costDetails=obs.cost_details or {}, totalCost=obs.total_cost, usagePricingTierName=None)
+        view.update(
+            usageDetails=obs.usage_details or {},
+            costDetails=obs.cost_details or {},
+            totalCost=obs.total_cost,
+            usagePricingTierName=None,
+        )
     if "prompt" in groups:
         view.update(promptId=None, promptName=obs.prompt_name, promptVersion=obs.prompt_version)
     if "metrics" in groups:
@@ -186,7 +258,8 @@ def _v2_view(obs: Observation, trace: Trace | None, groups: set[str]) -> dict[st
         )
     if "trace_context" in groups:
         view.update(
-            traceName=trace.name if trace else None, tags=trace.tags if trace else [],
+            traceName=trace.name if trace else None,
+            tags=trace.tags if trace else [],
             release=trace.release if trace else None,
         )
     return view

@@ -14,11 +14,17 @@ router = APIRouter(prefix="/api/public", tags=["projects"])
 DEFAULT_ORGANIZATION = Organization(id="spyglass", name="Spyglass")
 
 
-@router.get("/projects", response_model=Projects, summary="The project of the key used (auth check)")
+@router.get(
+    "/projects", response_model=Projects, summary="The project of the key used (auth check)"
+)
 def get_projects(session: SessionDep, principal: ProjectDep) -> Projects:
     project = session.get(Project, principal.project_id)
     if project is None:
         raise NotFound("project not found")
     return Projects(
-        data=[ProjectRead(id=project.id, name=project.name, organization=DEFAULT_ORGANIZATION, metadata={})]
+        data=[
+            ProjectRead(
+                id=project.id, name=project.name, organization=DEFAULT_ORGANIZATION, metadata={}
+            )
+        ]
     )

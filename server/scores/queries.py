@@ -32,15 +32,26 @@ class ScoreFilters:
 
 
 def after_cursor(
-    session: Session, project_id: str, f: ScoreFilters, *, cursor: tuple[datetime, str] | None, limit: int
+    session: Session,
+    project_id: str,
+    f: ScoreFilters,
+    *,
+    cursor: tuple[datetime, str] | None,
+    limit: int,
 ) -> list[Score]:
     query = select(Score).where(Score.project_id == project_id)
     for column, values in (
-        (Score.id, f.ids), (Score.name, f.names), (Score.source, f.sources),
-        (Score.data_type, f.data_types), (Score.environment, f.environments),
-        (Score.config_id, f.config_ids), (Score.trace_id, f.trace_ids),
-        (Score.observation_id, f.observation_ids), (Score.session_id, f.session_ids),
-        (Score.dataset_run_id, f.dataset_run_ids), (Score.queue_id, f.queue_ids),
+        (Score.id, f.ids),
+        (Score.name, f.names),
+        (Score.source, f.sources),
+        (Score.data_type, f.data_types),
+        (Score.environment, f.environments),
+        (Score.config_id, f.config_ids),
+        (Score.trace_id, f.trace_ids),
+        (Score.observation_id, f.observation_ids),
+        (Score.session_id, f.session_ids),
+        (Score.dataset_run_id, f.dataset_run_ids),
+        (Score.queue_id, f.queue_ids),
         (Score.author_user_id, f.author_user_ids),
     ):
         if values:
@@ -57,8 +68,12 @@ def after_cursor(
         query = query.where(Score.timestamp < f.to_timestamp)
     if cursor is not None:
         ts, score_id = cursor
-        query = query.where(or_(Score.timestamp < ts, and_(Score.timestamp == ts, Score.id < score_id)))
-    return list(session.scalars(query.order_by(Score.timestamp.desc(), Score.id.desc()).limit(limit)))
+        query = query.where(
+            or_(Score.timestamp < ts, and_(Score.timestamp == ts, Score.id < score_id))
+        )
+    return list(
+        session.scalars(query.order_by(Score.timestamp.desc(), Score.id.desc()).limit(limit))
+    )
 
 
 def _value_matches(values: list[str]) -> ColumnElement[bool]:
@@ -69,9 +84,13 @@ def _value_matches(values: list[str]) -> ColumnElement[bool]:
             numbers.append(float(value))
         except ValueError:
             pass
-    conditions: list[ColumnElement[bool]] = [Score.string_value.in_([escape_text(v) for v in values])]
+    conditions: list[ColumnElement[bool]] = [
+        Score.string_value.in_([escape_text(v) for v in values])
+    ]
     if numbers:
-        conditions.append(and_(Score.data_type.in_(["NUMERIC", "BOOLEAN"]), Score.value.in_(numbers)))
+        conditions.append(
+            and_(Score.data_type.in_(["NUMERIC", "BOOLEAN"]), Score.value.in_(numbers))
+        )
     return or_(*conditions)
 
 
@@ -80,5 +99,7 @@ def get(session: Session, project_id: str, score_id: str) -> Score | None:
 
 
 def delete_score(session: Session, project_id: str, score_id: str) -> bool:
-    result = session.execute(delete(Score).where(Score.project_id == project_id, Score.id == score_id))
+    result = session.execute(
+        delete(Score).where(Score.project_id == project_id, Score.id == score_id)
+    )
     return bool(getattr(result, "rowcount", 0))

@@ -48,33 +48,45 @@ def list_scores_v3(
 ) -> dict[str, Any]:
     groups = {g.strip() for g in (fields or "").split(",") if g.strip()}
     if groups - V3_GROUPS:
-        raise BadRequest([{"path": ["fields"], "message": f"unknown field groups: {sorted(groups - V3_GROUPS)}"}])
+        raise BadRequest(
+            [{"path": ["fields"], "message": f"unknown field groups: {sorted(groups - V3_GROUPS)}"}]
+        )
     if observationId and not traceId:
         raise BadRequest([{"path": ["observationId"], "message": "observationId needs traceId"}])
     if sum(bool(x) for x in (traceId, sessionId, experimentId)) > 1:
-        raise BadRequest([{"path": ["traceId"], "message": "traceId, sessionId and experimentId are mutually exclusive"}])
+        raise BadRequest(
+            [
+                {
+                    "path": ["traceId"],
+                    "message": "traceId, sessionId and experimentId are mutually exclusive",
+                }
+            ]
+        )
     f = queries.ScoreFilters(
-        ids=split_list(id), names=split_list(name), sources=split_list(source),
-        data_types=split_list(dataType), environments=split_list(environment),
-        config_ids=split_list(configId), trace_ids=split_list(traceId),
-        observation_ids=split_list(observationId), session_ids=split_list(sessionId),
-        dataset_run_ids=split_list(experimentId), queue_ids=split_list(queueId),
-        author_user_ids=split_list(authorUserId), values=split_list(value),
-        value_min=valueMin, value_max=valueMax,
-        from_timestamp=fromTimestamp, to_timestamp=toTimestamp,
+        ids=split_list(id),
+        names=split_list(name),
+        sources=split_list(source),
+        data_types=split_list(dataType),
+        environments=split_list(environment),
+        config_ids=split_list(configId),
+        trace_ids=split_list(traceId),
+        observation_ids=split_list(observationId),
+        session_ids=split_list(sessionId),
+        dataset_run_ids=split_list(experimentId),
+        queue_ids=split_list(queueId),
+        author_user_ids=split_list(authorUserId),
+        values=split_list(value),
+        value_min=valueMin,
+        value_max=valueMax,
+        from_timestamp=fromTimestamp,
+        to_timestamp=toTimestamp,
     )
-    position = None
-    if cursor:
-        ts, score_id = decode_cursor(cursor, 2)
-        try:
-            position = (datetime.fromisoformat(ts), str(score_id))
-        except (TypeError, ValueError):
-            raise BadRequest([{"path": ["cursor"], "message": "not a cursor this server issued"}]) from None
+    position = decode_cursor(cursor)
     rows = queries.after_cursor(session, principal.project_id, f, cursor=position, limit=limit + 1)
     meta: dict[str, Any] = {"limit": limit}
     if len(rows) > limit:
         rows = rows[:limit]
-        meta["cursor"] = encode_cursor([rows[-1].timestamp.isoformat(), rows[-1].id])
+        meta["cursor"] = encode_cursor(rows[-1].timestamp, rows[-1].id)
     return {"data": [_v3_view(s, groups) for s in rows], "meta": meta}
 
 

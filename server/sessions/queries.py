@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from server.db.models import Trace
 
 
-def _sessions(project_id: str, from_ts: datetime | None, to_ts: datetime | None, environments: list[str]):  # type: ignore[no-untyped-def]
+def _sessions(
+    project_id: str, from_ts: datetime | None, to_ts: datetime | None, environments: list[str]
+) -> Select[str | None, datetime, str]:
     query = (
         select(
             Trace.session_id,
@@ -41,9 +43,11 @@ def list_sessions(
     query = _sessions(project_id, from_ts, to_ts, environments)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(
-        query.order_by(func.min(Trace.timestamp).desc(), Trace.session_id).offset((page - 1) * limit).limit(limit)
+        query.order_by(func.min(Trace.timestamp).desc(), Trace.session_id)
+        .offset((page - 1) * limit)
+        .limit(limit)
     ).all()
-    return [(r[0], r[1], r[2]) for r in rows], total
+    return [(str(r[0]), r[1], r[2]) for r in rows], total
 
 
 def traces_of_session(session: Session, project_id: str, session_id: str) -> list[Trace]:

@@ -28,8 +28,13 @@ def list_sessions(
     environment: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, Any]:
     rows, total = queries.list_sessions(
-        session, principal.project_id, from_ts=fromTimestamp, to_ts=toTimestamp,
-        environments=split_list(environment), page=page, limit=limit,
+        session,
+        principal.project_id,
+        from_ts=fromTimestamp,
+        to_ts=toTimestamp,
+        environments=split_list(environment),
+        page=page,
+        limit=limit,
     )
     data = [
         {"id": sid, "createdAt": created, "projectId": principal.project_id, "environment": env}

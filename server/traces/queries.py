@@ -83,10 +83,14 @@ def list_traces(
         # Tags live in a JSON array; filtering them in Python keeps one query for both dialects.
         # The tag filter is rare and the scan stays within the project's time-ordered index.
         wanted = {escape_text(t) for t in filters.tags}
-        rows = [t for t in session.scalars(query.order_by(ordering, Trace.id)) if wanted <= set(t.tags)]
+        rows = [
+            t for t in session.scalars(query.order_by(ordering, Trace.id)) if wanted <= set(t.tags)
+        ]
         return rows[(page - 1) * limit : page * limit], len(rows)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = list(session.scalars(query.order_by(ordering, Trace.id).offset((page - 1) * limit).limit(limit)))
+    rows = list(
+        session.scalars(query.order_by(ordering, Trace.id).offset((page - 1) * limit).limit(limit))
+    )
     return rows, total
 
 
@@ -112,17 +116,24 @@ def scores_of(session: Session, project_id: str, trace_id: str) -> list[Score]:
     return list(session.scalars(query))
 
 
-def aggregates(session: Session, project_id: str, trace_ids: Sequence[str]) -> dict[str, TraceAggregate]:
+def aggregates(
+    session: Session, project_id: str, trace_ids: Sequence[str]
+) -> dict[str, TraceAggregate]:
     """Latency, cost and child ids of several traces, in two queries."""
     result: dict[str, TraceAggregate] = defaultdict(TraceAggregate)
     if not trace_ids:
         return result
     bounds: dict[str, list[datetime]] = {}
     obs_query = select(
-        Observation.trace_id, Observation.id, Observation.start_time, Observation.end_time,
+        Observation.trace_id,
+        Observation.id,
+        Observation.start_time,
+        Observation.end_time,
         Observation.total_cost,
     ).where(Observation.project_id == project_id, Observation.trace_id.in_(trace_ids))
-    for trace_id, obs_id, start, end, cost in session.execute(obs_query.order_by(Observation.start_time)):
+    for trace_id, obs_id, start, end, cost in session.execute(
+        obs_query.order_by(Observation.start_time)
+    ):
         agg = result[trace_id]
         agg.observation_ids.append(obs_id)
         agg.total_cost += cost or 0.0
@@ -143,7 +154,11 @@ def aggregates(session: Session, project_id: str, trace_ids: Sequence[str]) -> d
 def delete_traces(session: Session, project_id: str, trace_ids: Sequence[str]) -> int:
     """Delete traces with their observations and scores; returns how many traces existed."""
     ids = list(trace_ids)
-    session.execute(delete(Observation).where(Observation.project_id == project_id, Observation.trace_id.in_(ids)))
+    session.execute(
+        delete(Observation).where(
+            Observation.project_id == project_id, Observation.trace_id.in_(ids)
+        )
+    )
     session.execute(delete(Score).where(Score.project_id == project_id, Score.trace_id.in_(ids)))
     result = session.execute(delete(Trace).where(Trace.project_id == project_id, Trace.id.in_(ids)))
     return int(getattr(result, "rowcount", 0) or 0)

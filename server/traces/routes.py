@@ -25,7 +25,9 @@ def _fields(raw: str | None) -> set[str]:
     fields = {f.strip() for f in raw.split(",") if f.strip()}
     unknown = fields - TRACE_FIELDS
     if unknown:
-        raise BadRequest([{"path": ["fields"], "message": f"unknown field groups: {sorted(unknown)}"}])
+        raise BadRequest(
+            [{"path": ["fields"], "message": f"unknown field groups: {sorted(unknown)}"}]
+        )
     return fields | {"core"}
 
 
@@ -59,11 +61,24 @@ def list_traces(
     filter: str | None = None,
 ) -> dict[str, Any]:
     if filter:
-        raise BadRequest([{"path": ["filter"], "message": "the JSON filter parameter is not supported yet; use the simple filters"}])
+        raise BadRequest(
+            [
+                {
+                    "path": ["filter"],
+                    "message": "the JSON filter parameter is not supported yet; use the simple filters",
+                }
+            ]
+        )
     groups = _fields(fields)
     filters = queries.TraceFilters(
-        user_id=userId, name=name, session_id=sessionId, version=version, release=release,
-        from_timestamp=fromTimestamp, to_timestamp=toTimestamp, tags=split_list(tags),
+        user_id=userId,
+        name=name,
+        session_id=sessionId,
+        version=version,
+        release=release,
+        from_timestamp=fromTimestamp,
+        to_timestamp=toTimestamp,
+        tags=split_list(tags),
         environments=split_list(environment),
     )
     rows, total = queries.list_traces(
