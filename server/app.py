@@ -46,7 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             writer.stop()
-            writer_engine.dispose()
+            writer.engine.dispose()
             engine.dispose()
 
     app = FastAPI(

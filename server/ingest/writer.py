@@ -68,6 +68,10 @@ class IngestWriter:
         self._analyze_at = dict.fromkeys(Kind, FIRST_ANALYZE_AFTER)
 
     @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
     def pending(self) -> int:
         return self._pending
 
