@@ -12,6 +12,7 @@ from server.db.engine import make_engine
 from server.deps import AppState
 from server.errors import register_error_handlers
 from server.health.routes import router as health_router
+from server.ingest.otlp.routes import router as otlp_router
 from server.ingest.routes import router as ingest_router
 from server.ingest.writer import IngestWriter
 from server.observations.routes import router as observations_router
@@ -61,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (
         health_router,
         ingest_router,
+        otlp_router,
         projects_router,
         traces_router,
         observations_router,

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest accepted request body, after decompression (413 above it).",
     )
+    max_otlp_body_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="Largest OTLP export, after decompression (exporters batch up to 512 spans).",
+    )
     max_pending_records: int = Field(
         default=50_000,
         ge=100,

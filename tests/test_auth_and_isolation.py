@@ -60,6 +60,10 @@ ROUTES = [
     Route("DELETE", "/api/public/scores/{score_id}"),
     Route("GET", "/api/public/sessions"),
     Route("GET", "/api/public/sessions/{session_id}"),
+    Route("POST", "/api/public/otel/v1/traces", {}),
+    Route("POST", "/v1/traces", {}),
+    Route("POST", "/api/public/otel/v1/logs", {}),
+    Route("POST", "/v1/logs", {}),
 ]
 WITHOUT_AUTH = [Route("GET", "/api/public/health"), Route("GET", "/api/public/ready")]
 NEEDS_SECRET = [r for r in ROUTES if not r.public_key_alone]
@@ -116,7 +120,7 @@ class TestRouteTable:
         served = {
             (method.upper(), path)
             for path, operations in schema["paths"].items()
-            if path.startswith("/api/public")
+            if path.startswith(("/api/public", "/v1/"))
             for method in operations
         }
         assert served == {(r.method, r.template) for r in ROUTES + WITHOUT_AUTH}

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from server.ingest.environment import DEFAULT_ENVIRONMENT
@@ -18,6 +18,7 @@ from server.ingest.records import Kind, Record
 from server.ingest.usage import total_cost
 
 Row = dict[str, Any]
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 IMMUTABLE: dict[Kind, frozenset[str]] = {
     Kind.TRACE: frozenset({"timestamp", "environment"}),
@@ -111,11 +112,13 @@ def apply(row: Row, record: Record, *, is_new: bool, now: datetime) -> None:
     kind = record.kind
     flag = PROVISIONAL_FLAG.get(kind)
     provisional = bool(row.get(flag)) if flag else is_new
-    newer = kind is Kind.SCORE or record.event_time >= row["last_event_at"]
+    newer = not record.fill_only and (
+        kind is Kind.SCORE or record.event_time >= row["last_event_at"]
+    )
     immutable = IMMUTABLE[kind]
     for column, value in record.fields.items():
         if column in immutable:
-            if provisional or is_new:
+            if is_new or (provisional and not record.fill_only):
                 row[column] = value
             continue
         if column == "type" and not (record.is_create or is_new):
@@ -124,7 +127,10 @@ def apply(row: Row, record: Record, *, is_new: bool, now: datetime) -> None:
         if column == "tags":
             row[column] = sorted(set(current or []) | set(value))
         elif column == "metadata":
-            row[column] = deep_merge(current, value) if newer else deep_merge(value, current)
+            if current is None:
+                row[column] = value
+            else:
+                row[column] = deep_merge(current, value) if newer else deep_merge(value, current)
         elif newer or current is None:
             row[column] = value
     _after_merge(row, record, now)
@@ -135,10 +141,18 @@ def _after_merge(row: Row, record: Record, now: datetime) -> None:
     row["updated_at"] = now
     if kind is Kind.SCORE:
         return
-    row["last_event_at"] = max(row["last_event_at"], record.event_time)
+    if record.fill_only:
+        # Content filled in from elsewhere says nothing about how recent the row is: the span's
+        # own events must still win over it.
+        if row["provisional"] if kind is Kind.OBSERVATION else row["implicit"]:
+            row["last_event_at"] = EARLIEST
+    else:
+        row["last_event_at"] = max(row["last_event_at"], record.event_time)
     if kind is Kind.TRACE:
-        # A trace event makes the trace real, whatever it set.
-        row["implicit"] = False
+        # A trace event makes the trace real, whatever it set; trace fields that a non-root
+        # OTLP span carries (user, session, tags) do not.
+        if record.is_create:
+            row["implicit"] = False
         return
     if record.is_create:
         row["provisional"] = False

@@ -28,8 +28,11 @@ class Record:
     # Id of the wire event this came from, for per-event error reports.
     event_id: str
     fields: dict[str, Any] = field(default_factory=dict)
-    # A create (rather than an update) may set an observation's type.
+    # A create (rather than an update) sets an observation's type, and settles the immutable
+    # fields of a trace or observation that so far only had defaults.
     is_create: bool = True
+    # Only fills fields that are still empty, whatever its time (content joined from OTLP logs).
+    fill_only: bool = False
 
     @property
     def lock_key(self) -> str:
