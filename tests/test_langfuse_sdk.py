@@ -1,0 +1,133 @@
+"""The real `langfuse` 5.x SDK (OTLP for spans, REST for scores and reads) against a live server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from langfuse import Langfuse, get_client, observe, propagate_attributes
+from langfuse._client.resource_manager import LangfuseResourceManager
+
+from server.config import Settings
+from tests.conftest import ProjectKeys
+from tests.live import live_server
+
+ALL_FIELDS = "core,basic,time,io,metadata,model,usage,prompt,metrics,trace_context"
+
+
+@pytest.fixture(scope="module")
+def base_url(settings: Settings, engine: object) -> Iterator[str]:
+    with live_server(settings) as url:
+        yield url
+
+
+@pytest.fixture
+def langfuse(base_url: str, project: ProjectKeys) -> Iterator[Langfuse]:
+    client = Langfuse(
+        public_key=project.public_key, secret_key=project.secret_key, base_url=base_url
+    )
+    yield client
+    # The SDK keeps one client per public key for the process; each test has its own project.
+    LangfuseResourceManager.reset()
+
+
+@observe(as_type="generation", name="call-llm")
+def call_llm(question: str) -> str:
+    get_client().update_current_generation(
+        model="gpt-4o-mini",
+        model_parameters={"temperature": 0.2},
+        usage_details={"input": 42, "output": 17},
+        cost_details={"input": 0.0042, "output": 0.0017},
+    )
+    return f"answer to {question}"
+
+
+@observe(name="flaky-tool", as_type="tool")
+def flaky_tool() -> None:
+    raise ValueError("tool exploded")
+
+
+@observe(name="pipeline")
+def pipeline(question: str) -> str:
+    with propagate_attributes(
+        user_id="user-5", session_id="sess-5", tags=["beta", "eu"], metadata={"plan": "pro"}
+    ):
+        answer = call_llm(question)
+        try:
+            flaky_tool()
+        except ValueError:
+            pass
+        return answer
+
+
+def test_auth_check_passes_with_the_key_and_fails_with_a_wrong_secret(
+    langfuse: Langfuse, base_url: str, project: ProjectKeys
+) -> None:
+    assert langfuse.auth_check() is True
+    LangfuseResourceManager.reset()
+    wrong = Langfuse(public_key=project.public_key, secret_key="sk-lf-wrong", base_url=base_url)
+    with pytest.raises(Exception) as excinfo:
+        wrong.auth_check()
+    assert "401" in str(excinfo.value) or "Unauthorized" in type(excinfo.value).__name__
+
+
+def test_observed_functions_are_stored_and_read_back_through_the_sdk(langfuse: Langfuse) -> None:
+    assert pipeline("why?") == "answer to why?"
+    langfuse.flush()
+
+    observations = langfuse.api.observations.get_many(fields=ALL_FIELDS, limit=100).data
+    by_name = {o.name: o for o in observations}
+    assert set(by_name) == {"pipeline", "call-llm", "flaky-tool"}
+    root, gen, tool = by_name["pipeline"], by_name["call-llm"], by_name["flaky-tool"]
+    assert {o.trace_id for o in observations} == {root.trace_id}
+    assert root.parent_observation_id is None
+    assert gen.parent_observation_id == root.id and tool.parent_observation_id == root.id
+    assert (root.type, gen.type, tool.type) == ("SPAN", "GENERATION", "TOOL")
+
+    assert gen.model == "gpt-4o-mini"
+    assert gen.model_parameters == {"temperature": 0.2}
+    assert gen.usage_details == {"input": 42, "output": 17, "total": 59}
+    assert gen.cost_details == {"input": 0.0042, "output": 0.0017}
+    assert gen.total_cost == pytest.approx(0.0059)
+    assert gen.input == '{"args":["why?"],"kwargs":{}}'
+    assert gen.output == "answer to why?"
+    assert gen.latency is not None and gen.latency >= 0
+
+    assert (tool.level, tool.status_message) == ("ERROR", "tool exploded")
+    assert root.level == "DEFAULT"
+    for observation in observations:
+        assert (observation.user_id, observation.session_id) == ("user-5", "sess-5")
+        assert sorted(observation.tags or []) == ["beta", "eu"]
+    assert root.trace_name == "pipeline"
+
+
+def test_scores_on_a_trace_and_an_observation_read_back_typed(langfuse: Langfuse) -> None:
+    pipeline("score me")
+    langfuse.flush()
+    observations = langfuse.api.observations.get_many(fields="core,basic", limit=100).data
+    trace_id = observations[0].trace_id
+    generation = next(o for o in observations if o.name == "call-llm")
+
+    langfuse.create_score(trace_id=trace_id, name="helpfulness", value=0.75, comment="fine")
+    langfuse.create_score(trace_id=trace_id, name="tone", value="friendly", data_type="CATEGORICAL")
+    langfuse.create_score(
+        trace_id=trace_id,
+        observation_id=generation.id,
+        name="correct",
+        value=1,
+        data_type="BOOLEAN",
+    )
+    langfuse.flush()
+
+    scores = {
+        s.name: s
+        for s in langfuse.api.scores.get_many(trace_id=trace_id, fields="details,subject").data
+    }
+    assert set(scores) == {"helpfulness", "tone", "correct"}
+    assert (scores["helpfulness"].data_type, scores["helpfulness"].value) == ("NUMERIC", 0.75)
+    assert scores["helpfulness"].comment == "fine"
+    assert (scores["tone"].data_type, scores["tone"].value) == ("CATEGORICAL", "friendly")
+    assert (scores["correct"].data_type, scores["correct"].value) == ("BOOLEAN", True)
+    assert scores["correct"].subject.kind == "observation"
+    assert scores["correct"].subject.id == generation.id
+    assert all(s.environment == "default" for s in scores.values())
