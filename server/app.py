@@ -15,6 +15,7 @@ from server.health.routes import router as health_router
 from server.ingest.otlp.routes import router as otlp_router
 from server.ingest.routes import router as ingest_router
 from server.ingest.writer import IngestWriter
+from server.media.routes import router as media_router
 from server.observations.routes import router as observations_router
 from server.projects.keys import SecretVerifier
 from server.projects.routes import router as projects_router
@@ -63,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
         health_router,
         ingest_router,
         otlp_router,
+        media_router,
         projects_router,
         traces_router,
         observations_router,

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest OTLP export, after decompression (exporters batch up to 512 spans).",
     )
+    max_media_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1024, description="Largest media file the SDKs may upload."
+    )
     max_pending_records: int = Field(
         default=50_000,
         ge=100,

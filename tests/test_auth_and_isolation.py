@@ -7,6 +7,7 @@ new route cannot go untested for auth.
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,8 +65,29 @@ ROUTES = [
     Route("POST", "/v1/traces", {}),
     Route("POST", "/api/public/otel/v1/logs", {}),
     Route("POST", "/v1/logs", {}),
+    Route(
+        "POST",
+        "/api/public/media",
+        {
+            "contentType": "image/png",
+            "contentLength": 3,
+            "sha256Hash": "A" * 43 + "=",
+            "field": "input",
+        },
+    ),
+    Route(
+        "PATCH",
+        "/api/public/media/{media_id}",
+        {"uploadedAt": "2026-11-28T10:00:00Z", "uploadHttpStatus": 200},
+    ),
+    Route("GET", "/api/public/media/{media_id}"),
 ]
 WITHOUT_AUTH = [Route("GET", "/api/public/health"), Route("GET", "/api/public/ready")]
+# Called by SDKs without a key: the URL the server issued carries a token instead.
+WITH_URL_TOKEN = [
+    Route("PUT", "/api/public/media/{media_id}/upload"),
+    Route("GET", "/api/public/media/{media_id}/content"),
+]
 NEEDS_SECRET = [r for r in ROUTES if not r.public_key_alone]
 DELETES = [r for r in ROUTES if r.method == "DELETE"]
 
@@ -123,7 +145,7 @@ class TestRouteTable:
             if path.startswith(("/api/public", "/v1/"))
             for method in operations
         }
-        assert served == {(r.method, r.template) for r in ROUTES + WITHOUT_AUTH}
+        assert served == {(r.method, r.template) for r in ROUTES + WITHOUT_AUTH + WITH_URL_TOKEN}
 
 
 class TestRoutesWithoutAuth:
@@ -139,6 +161,22 @@ class TestRoutesWithoutAuth:
     def test_health_and_ready_ignore_a_bad_header(self, client: TestClient, route: Route) -> None:
         response = send(client, route, basic("pk-lf-nobody", "sk-lf-nothing"))
         assert response.status_code == 200
+
+
+class TestRoutesWithUrlTokens:
+    @pytest.mark.parametrize("route", WITH_URL_TOKEN, ids=str)
+    def test_a_wrong_token_is_refused_even_with_a_valid_key(
+        self, client: TestClient, route: Route, shared_project: ProjectKeys
+    ) -> None:
+        url = route.url({"media_id": "no-such-id"}) + "?token=guess"
+        response = client.request(route.method, url, content=b"abc", headers=shared_project.headers)
+        assert response.status_code == 403
+        assert response.json()["message"] == "This URL needs the token it was issued with"
+
+    @pytest.mark.parametrize("route", WITH_URL_TOKEN, ids=str)
+    def test_without_a_token_the_request_is_invalid(self, client: TestClient, route: Route) -> None:
+        response = client.request(route.method, route.url({"media_id": "x"}), content=b"abc")
+        assert response.status_code == 400
 
 
 class TestMissingOrBadCredentials:
@@ -237,6 +275,7 @@ class Seeded:
     score_id: str
     session_id: str
     user_id: str
+    media_id: str = ""
 
     @property
     def ids(self) -> dict[str, str]:
@@ -245,6 +284,7 @@ class Seeded:
             "observation_id": self.observation_id,
             "score_id": self.score_id,
             "session_id": self.session_id,
+            "media_id": self.media_id,
         }
 
     def id_of(self, kind: str) -> str:
@@ -269,7 +309,27 @@ def seed(client: TestClient, project: ProjectKeys, label: str) -> Seeded:
             score_event(seeded.score_id, trace_id=seeded.trace_id, value=0.25, comment=label),
         ],
     )
+    seeded.media_id = upload_media(client, project, f"picture of {label}".encode())
     return seeded
+
+
+def upload_media(client: TestClient, project: ProjectKeys, content: bytes) -> str:
+    digest = base64.b64encode(hashlib.sha256(content).digest()).decode()
+    registration = client.post(
+        "/api/public/media",
+        json={
+            "contentType": "image/png",
+            "contentLength": len(content),
+            "sha256Hash": digest,
+            "field": "input",
+        },
+        auth=project.auth,
+    )
+    assert registration.status_code == 201, registration.text
+    answer = registration.json()
+    upload = client.put(answer["uploadUrl"], content=content, headers={"content-type": "image/png"})
+    assert upload.status_code == 200, upload.text
+    return str(answer["mediaId"])
 
 
 @dataclass

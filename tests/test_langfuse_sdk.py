@@ -131,3 +131,32 @@ def test_scores_on_a_trace_and_an_observation_read_back_typed(langfuse: Langfuse
     assert scores["correct"].subject.kind == "observation"
     assert scores["correct"].subject.id == generation.id
     assert all(s.environment == "default" for s in scores.values())
+
+
+def test_media_in_an_input_is_uploaded_referenced_and_downloadable(langfuse: Langfuse) -> None:
+    import base64
+    import re
+
+    import httpx
+
+    picture = bytes(range(256)) * 4
+    data_uri = "data:image/png;base64," + base64.b64encode(picture).decode()
+    with langfuse.start_as_current_observation(
+        name="look", as_type="generation", input={"image": data_uri}
+    ):
+        pass
+    langfuse.flush()
+
+    (observation,) = langfuse.api.observations.get_many(fields="core,basic,io", limit=10).data
+    reference = re.search(
+        r"@@@langfuseMedia:type=image/png\|id=([\w-]+)\|source=base64_data_uri@@@",
+        observation.input or "",
+    )
+    assert reference, observation.input
+    media = langfuse.api.media.get(reference[1])
+    assert (media.content_type, media.content_length) == ("image/png", len(picture))
+    download = httpx.get(media.url)
+    assert download.status_code == 200
+    assert download.content == picture
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert httpx.get(media.url.replace("token=", "token=x")).status_code == 403

@@ -1,6 +1,7 @@
 """Where a span's input and output can be found, in order of precedence.
 
-Only the source that is used is consumed; any other source present stays in the metadata.
+Every source on a side is consumed: when several are present they carry the same content in
+different shapes, and keeping all of them would store each prompt twice.
 """
 
 from __future__ import annotations
@@ -89,11 +90,14 @@ OUTPUT_SOURCES: tuple[Source, ...] = (
 
 
 def _first(attrs: Attrs, sources: tuple[Source, ...]) -> Any:
+    """The first source with a value. The others are read too and dropped: they hold the same
+    content in another shape (a raw request beside its messages), as Langfuse also treats them."""
+    found = None
     for source in sources:
         value = source(attrs)
-        if value is not None:
-            return value
-    return None
+        if found is None:
+            found = value
+    return found
 
 
 def span_input_output(attrs: Attrs, events: list[SpanEvent]) -> tuple[Any, Any]:

@@ -156,7 +156,7 @@ def span_records(span: Span, project_id: str, received: datetime) -> list[Record
     cost = _cost(attrs)
     if cost:
         fields["cost_details"] = cost
-    _set(fields, "completion_start_time", _completion_start(attrs, start))
+    _set(fields, "completion_start_time", _completion_start(attrs, start) or _first_token(span))
     level, status = _level(attrs, span)
     fields["level"] = level
     _set(fields, "status_message", status)
@@ -249,6 +249,7 @@ def _model_parameters(attrs: dict[str, Any]) -> dict[str, Any] | None:
     for key in (
         "langfuse.observation.model.parameters",
         "llm.invocation_parameters",
+        "embedding.invocation_parameters",
         "model_config",
     ):
         params = json_object(attrs.get(key))
@@ -318,6 +319,14 @@ def _completion_start(attrs: dict[str, Any], start: datetime) -> datetime | None
     first_chunk = take(attrs, "gen_ai.response.time_to_first_chunk")
     if isinstance(first_chunk, (int, float)) and first_chunk >= 0:
         return start + timedelta(seconds=float(first_chunk))
+    return None
+
+
+def _first_token(span: Span) -> datetime | None:
+    """OpenInference marks the first streamed chunk with a span event."""
+    for event in span.events:
+        if event.name.lower().startswith("first token") and event.time is not None:
+            return event.time
     return None
 
 
@@ -414,6 +423,11 @@ def _metadata(attrs: dict[str, Any], span: Span) -> dict[str, Any]:
     if traceloop:
         metadata.update(traceloop)
     discard(attrs, "llm.request.type")
+    # Embedding vectors are large and nobody reads them back (OpenInference keeps them).
+    for key in [
+        k for k in attrs if k.startswith("embedding.embeddings.") and k.endswith(".vector")
+    ]:
+        del attrs[key]
     if attrs:
         metadata["attributes"] = attrs
     if span.resource:
