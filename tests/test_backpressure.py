@@ -54,3 +54,27 @@ def test_a_full_writer_answers_503_with_retry_after(settings: Settings, engine: 
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert "retry" in response.json()["message"]
+
+
+def test_a_full_writer_answers_otlp_exporters_503_so_they_retry(settings: Settings, engine: Engine) -> None:
+    from tests.otlp_bodies import export, span, span_id, trace_id
+
+    project = make_project(engine)
+    app = create_app(settings.model_copy(update={"max_pending_records": 100}))
+    state: AppState = app.state.spyglass
+    state.writer.submit(records(100))
+
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://spyglass") as client:
+            body = export(span(trace_id(), span_id(), "busy", {}))
+            return await client.post("/v1/traces", json=body, auth=project.auth)
+
+    try:
+        response = anyio.run(post)
+    finally:
+        state.writer.engine.dispose()
+        state.engine.dispose()
+    # 503 and 429 are the codes OTLP exporters retry; Retry-After stays short so they do.
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
