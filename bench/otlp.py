@@ -33,10 +33,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
+import json
 import math
 import os
 import random
-import re
 import shlex
 import shutil
 import signal
@@ -64,7 +64,7 @@ PROTOBUF = "application/x-protobuf"
 SPYGLASS_PATH = "/api/public/otel/v1/traces"
 PHOENIX_PATH = "/v1/traces"
 DEFAULT_PHOENIX = "/tmp/phoenix-venv/bin/phoenix"
-SDK_VERSION = "3.2.4"  # the Langfuse Python SDK version the payloads pretend to come from
+SDK_VERSION = "5.0.4"  # the Langfuse Python SDK whose exports the payloads copy
 OTEL_SDK_VERSION = "1.45.2"
 
 
@@ -100,7 +100,9 @@ def span_id_bytes(tag: bytes, seq: int, t_index: int, k: int) -> bytes:
 
 def span_id_range(tag: bytes, first_seq: int, end_seq: int) -> tuple[str, str]:
     """[lo, hi) over hex span ids of requests first_seq .. end_seq-1."""
-    return (tag[:2] + first_seq.to_bytes(3, "big")).hex(), (tag[:2] + end_seq.to_bytes(3, "big")).hex()
+    return (tag[:2] + first_seq.to_bytes(3, "big")).hex(), (
+        tag[:2] + end_seq.to_bytes(3, "big")
+    ).hex()
 
 
 def trace_id_range(tag: bytes, first_seq: int, end_seq: int) -> tuple[str, str]:
@@ -108,7 +110,8 @@ def trace_id_range(tag: bytes, first_seq: int, end_seq: int) -> tuple[str, str]:
 
 
 def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    """As the SDK serialises attribute values: json.dumps (ASCII escapes, ", " separators)."""
+    return json.dumps(value)
 
 
 def _set_attr(attributes: Any, key: str, value: Any) -> None:
@@ -170,10 +173,9 @@ def build_request(
         ("telemetry.sdk.language", "python"),
         ("telemetry.sdk.name", "opentelemetry"),
         ("telemetry.sdk.version", OTEL_SDK_VERSION),
-        ("service.name", "support-assistant"),
-        ("service.version", "1.4.2"),
-        ("host.name", f"app-{rng.randint(1, 6)}"),
-        ("process.pid", rng.randint(1000, 60000)),
+        # one of a few application processes; the name is the SDK's default
+        ("service.instance.id", str(uuid.UUID(int=rng.randrange(8) + 1000, version=4))),
+        ("service.name", "unknown_service:python"),
     ):
         _set_attr(resource, key, value)
     scope_spans = resource_spans.scope_spans.add()
@@ -206,7 +208,9 @@ def build_request(
             else:
                 parents = [p.k for p in plans if not p.generation]
                 plans.append(
-                    SpanPlan(k, rng.choice(parents), begin, begin + duration, rng.random() < 0.5, level)
+                    SpanPlan(
+                        k, rng.choice(parents), begin, begin + duration, rng.random() < 0.5, level
+                    )
                 )
         for plan in reversed(plans):  # a parent ends after its children
             if plan.parent is not None:
@@ -217,7 +221,10 @@ def build_request(
             "name": rng.choice(["support-chat", "rag-query", "agent-run", "nightly-report"]),
             "user": f"user-{rng.randint(1, 500)}",
             "session": f"session-{tag.hex()}-{rng.randint(1, 200)}",
-            "tags": rng.sample(["bench", "prod", "agent", "rag", "beta", "mobile"], k=rng.randint(1, 3)),
+            "tags": rng.sample(
+                ["bench", "prod", "agent", "rag", "beta", "mobile"], k=rng.randint(1, 3)
+            ),
+            "region": rng.choice(["eu", "us"]),
         }
         for plan in plans:
             planned.append((plan.end_ns, t, plan, tid, plans, trace_info))
@@ -236,7 +243,7 @@ def build_request(
         if plan.parent is not None:
             span.parent_span_id = span_id_bytes(tag, seq, t, plan.parent)
         span.kind = 1  # INTERNAL
-        span.flags = 0x101  # sampled, parent is not remote
+        span.flags = 0x100  # what the Python exporter sends: "is_remote" known (false)
         span.start_time_unix_nano = plan.start_ns
         span.end_time_unix_nano = plan.end_ns
         if style == "langfuse":
@@ -268,18 +275,21 @@ def _iso_ns(ns: int) -> str:
 def _langfuse_span(
     span: Any, plan: SpanPlan, trace: dict[str, Any], texts: common.TextSource, rng: random.Random
 ) -> None:
-    """Attributes as the Langfuse Python SDK v3 sets them (values JSON-serialised)."""
+    """Attributes as the Langfuse Python SDK 5 sets them (captured from langfuse 5.0.4):
+    trace-level ones come from `propagate_attributes` and so sit on every span; values that
+    are not strings are JSON-serialised."""
     attrs = span.attributes
     put = _set_attr
-    put(attrs, "langfuse.environment", "production")
-    put(attrs, "user.id", trace["user"])  # propagated to every span of the trace
+    put(attrs, "user.id", trace["user"])
     put(attrs, "session.id", trace["session"])
+    put(attrs, "langfuse.trace.tags", trace["tags"])
+    put(attrs, "langfuse.trace.name", trace["name"])
+    put(attrs, "langfuse.trace.metadata.app", _json("bench"))
+    put(attrs, "langfuse.trace.metadata.region", _json(trace["region"]))
+    put(attrs, "langfuse.environment", "production")
     if plan.k == 0:
         span.name = "agent"
-        put(attrs, "langfuse.trace.name", trace["name"])
-        put(attrs, "langfuse.trace.tags", trace["tags"])
-        put(attrs, "langfuse.trace.metadata.app", _json("bench"))
-        put(attrs, "langfuse.trace.metadata.region", _json(rng.choice(["eu", "us"])))
+        put(attrs, "langfuse.internal.is_app_root", True)
     if plan.generation:
         model, params = rng.choice(common._MODELS)
         system = rng.choice(common._SYSTEM_PROMPTS)
@@ -314,7 +324,7 @@ def _langfuse_span(
             "langfuse.observation.input",
             _json({"query": texts.text(500, 2000), "top_k": rng.choice([3, 5, 10])}),
         )
-        put(attrs, "langfuse.observation.output", _json(texts.text(500, 2000)))
+        put(attrs, "langfuse.observation.output", texts.text(500, 2000))  # a str goes as is
     put(attrs, "langfuse.observation.metadata.component", _json("bench"))
     put(attrs, "langfuse.observation.metadata.attempt", _json(rng.randint(1, 3)))
     put(attrs, "langfuse.observation.metadata.k", _json(plan.k))
@@ -378,7 +388,16 @@ def build_bodies(
     first_seq: int, count: int, args: argparse.Namespace, tag: bytes, base_ns: int
 ) -> list[RequestBody]:
     jobs = [
-        (seq, args.traces_per_request, tag, args.seed, args.style, args.compression, args.gzip_level, base_ns)
+        (
+            seq,
+            args.traces_per_request,
+            tag,
+            args.seed,
+            args.style,
+            args.compression,
+            args.gzip_level,
+            base_ns,
+        )
         for seq in range(first_seq, first_seq + count)
     ]
     workers = min(os.cpu_count() or 1, 8, count)
@@ -415,6 +434,21 @@ class Target:
         return self.kind == "spyglass"
 
 
+class PostgresCpuExcept(common.PostgresCpu):
+    """PostgreSQL CPU as in ingest.py, with the benchmark's own polling backend not counted
+    as the server's (it is put under "bench")."""
+
+    def __init__(self, user: str, database: str, exclude: set[int]) -> None:
+        super().__init__(user, database)
+        self.exclude = exclude
+
+    def snapshot(self) -> dict[int, tuple[str, int]]:
+        return {
+            pid: ("bench" if pid in self.exclude else category, ticks)
+            for pid, (category, ticks) in super().snapshot().items()
+        }
+
+
 class RowCounter:
     """Counts a run's spans (and traces) in the target's own database."""
 
@@ -423,9 +457,16 @@ class RowCounter:
 
         assert target.database_url
         self.kind = target.kind
-        self.engine = create_engine(target.database_url)
+        # One connection, reused by every poll; its backend is left out of the database CPU.
+        self.engine = create_engine(target.database_url, pool_size=1, max_overflow=0)
+        self.backend_pid: int | None = None
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as conn:
+                self.backend_pid = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
         if target.kind == "phoenix":
-            self.span_sql = text("SELECT count(*) FROM spans WHERE span_id >= :lo AND span_id < :hi")
+            self.span_sql = text(
+                "SELECT count(*) FROM spans WHERE span_id >= :lo AND span_id < :hi"
+            )
             self.trace_sql = text(
                 "SELECT count(*) FROM traces WHERE trace_id >= :lo AND trace_id < :hi"
             )
@@ -435,7 +476,9 @@ class RowCounter:
             self.trace_sql = text("SELECT count(*) FROM traces WHERE id >= :lo AND id < :hi")
             self.max_sql = None
 
-    def count(self, spans: tuple[str, str], traces: tuple[str, str] | None = None) -> tuple[int, int | None]:
+    def count(
+        self, spans: tuple[str, str], traces: tuple[str, str] | None = None
+    ) -> tuple[int, int | None]:
         with self.engine.connect() as conn:
             n_spans = conn.execute(self.span_sql, {"lo": spans[0], "hi": spans[1]}).scalar_one()
             n_traces = (
@@ -495,6 +538,7 @@ class RowCounter:
 @dataclass
 class LoadStats:
     latencies: list[float] = field(default_factory=list)  # seconds, 200 answers only
+    sent_at: list[float] = field(default_factory=list)  # perf_counter of each latency's request
     requests: int = 0  # HTTP requests sent, retries included
     ok: int = 0  # requests answered 200
     spans_ok: int = 0  # spans acknowledged (200, not in partialSuccess.rejectedSpans)
@@ -570,9 +614,10 @@ async def run_load(
     done = asyncio.Event()
     step = max(1, len(bodies) // verify_samples) if verify_samples else 0
     deadline = math.inf
+    offered = 0
 
     async def client() -> None:
-        nonlocal deadline
+        nonlocal deadline, offered
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         async with httpx.AsyncClient(
             base_url=target.base_url, headers=headers, timeout=timeout, limits=limits
@@ -630,6 +675,7 @@ async def run_load(
                         break
                     rejected, message = _rejected(response)
                     stats.latencies.append(now - sent)
+                    stats.sent_at.append(sent)
                     stats.ok += 1
                     stats.last_ack = now
                     stats.acked_seqs.append(item.seq)
@@ -638,8 +684,14 @@ async def run_load(
                     stats.traces_ok += item.traces
                     if rejected or message:
                         stats.note(f"partial success: {rejected} rejected: {message[:300]}")
-                    elif step and item.seq % step == 0 and offers.empty():
+                    elif (
+                        step
+                        and item.seq % step == 0
+                        and offered < verify_samples
+                        and offers.empty()
+                    ):
                         offers.put_nowait(item)
+                        offered += 1
                     break
                 stats.end = time.perf_counter()
 
@@ -824,16 +876,24 @@ def _measure(
 
         parsed = make_url(target.database_url)
         if parsed.host in (None, "", "localhost", "127.0.0.1", "::1"):
-            pg = common.PostgresCpu(parsed.username or "postgres", parsed.database or "postgres")
+            own = {counter.backend_pid} if counter and counter.backend_pid else set()
+            pg = PostgresCpuExcept(
+                parsed.username or "postgres", parsed.database or "postgres", own
+            )
 
     if warmup:
         print(f"    warm-up: {len(warmup)} requests ...", flush=True)
         warm = asyncio.run(
-            run_load(target, warmup, args.clients, request_timeout=args.request_timeout, max_seconds=None)
+            run_load(
+                target, warmup, args.clients, request_timeout=args.request_timeout, max_seconds=None
+            )
         )
         if warm.ok == 0 or warm.stalled:
             raise common.BenchFailed(
-                "warm-up failed: " + "; ".join(([warm.stalled] if warm.stalled else []) + warm.samples[:3] or ["(no detail)"])
+                "warm-up failed: "
+                + "; ".join(
+                    ([warm.stalled] if warm.stalled else []) + warm.samples[:3] or ["(no detail)"]
+                )
             )
         if counter is not None and not target.ack_is_readable:
             # Start the measurement with the warm-up stored, not still being inserted.
@@ -842,7 +902,10 @@ def _measure(
                 warm.spans_ok, span_id_range(tag, lo_seq, hi_seq), timeout=args.readable_timeout
             )
             if reached is None:
-                print(f"      ! only {got:,} of {warm.spans_ok:,} warm-up spans became readable", flush=True)
+                print(
+                    f"      ! only {got:,} of {warm.spans_ok:,} warm-up spans became readable",
+                    flush=True,
+                )
         time.sleep(0.5)
 
     first_seq, end_seq = bodies[0].seq, bodies[-1].seq + 1
@@ -883,19 +946,25 @@ def _measure(
                 got, _ = counter.count(spans_range)
                 if got >= stats.spans_ok:
                     result.readable_at = stats.last_ack
-                    result.readable_how = "at the last 200 (all rows found by the count right after)"
+                    result.readable_how = (
+                        "at the last 200 (all rows found by the count right after)"
+                    )
                 else:
-                    print(f"      ! only {got:,} of {stats.spans_ok:,} acknowledged spans stored at the end of the load; polling", flush=True)
+                    print(
+                        f"      ! only {got:,} of {stats.spans_ok:,} acknowledged spans stored at the end of the load; polling",
+                        flush=True,
+                    )
             if result.readable_at is None:
                 reached, got = counter.wait_until(
                     stats.spans_ok,
                     spans_range,
                     timeout=args.readable_timeout,
+                    interval=args.poll_interval,
                     rowid_base=rowid_base,
                 )
                 result.readable_at = reached
                 result.readable_how = (
-                    f"polled the database every 20 ms after the last 200"
+                    f"polled the database every {args.poll_interval * 1000:g} ms after the last 200"
                     if reached
                     else f"NOT all readable after {args.readable_timeout:g}s: {got:,} of {stats.spans_ok:,}"
                 )
@@ -965,7 +1034,8 @@ class PhoenixProcess(common.ServerProcess):
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise common.BenchFailed(
-                    f"phoenix exited with status {self.proc.returncode} during start:\n" + self.log_tail()
+                    f"phoenix exited with status {self.proc.returncode} during start:\n"
+                    + self.log_tail()
                 )
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
@@ -975,12 +1045,30 @@ class PhoenixProcess(common.ServerProcess):
             time.sleep(0.3)
         raise common.BenchFailed(f"phoenix not healthy after {timeout:.0f}s:\n" + self.log_tail())
 
+    def log_problems(self) -> list[str]:
+        """Only what Phoenix logs once it is up: its start-up prints migration SQL (with
+        'ERROR' inside CHECK constraints) and, offline, failed downloads of optional parts."""
+        problems = super().log_problems()
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return problems
+        marker = "Application startup complete"
+        if marker not in text:
+            return problems
+        after = set(text[text.index(marker) :].splitlines())
+        return [line for line in problems if line in after]
+
 
 def phoenix_version(executable: str) -> str:
     python = Path(executable).parent / "python"
     try:
         out = subprocess.run(
-            [str(python), "-c", "import importlib.metadata as m; print(m.version('arize-phoenix'))"],
+            [
+                str(python),
+                "-c",
+                "import importlib.metadata as m; print(m.version('arize-phoenix'))",
+            ],
             capture_output=True,
             text=True,
             timeout=30,
@@ -1013,12 +1101,16 @@ def started_target(args: argparse.Namespace, kind: str, db: str) -> Iterator[Tar
             if kind == "spyglass":
                 server = common.ServerProcess(server_url, port, data_dir, args.server_env)
                 headers = {
-                    "Authorization": common._basic(common.DEFAULT_PUBLIC_KEY, common.DEFAULT_SECRET_KEY),
+                    "Authorization": common._basic(
+                        common.DEFAULT_PUBLIC_KEY, common.DEFAULT_SECRET_KEY
+                    ),
                     **_sdk_headers(args),
                 }
                 path = SPYGLASS_PATH
             else:
-                server = PhoenixProcess(args.phoenix, server_url if db == "postgres" else None, port, data_dir)
+                server = PhoenixProcess(
+                    args.phoenix, server_url if db == "postgres" else None, port, data_dir
+                )
                 headers = _sdk_headers(args)
                 path = PHOENIX_PATH
             print(f"\nstarting {kind} on {db} ({common._safe(server_url)}) ...", flush=True)
@@ -1051,14 +1143,17 @@ def _sdk_headers(args: argparse.Namespace) -> dict[str, str]:
     if args.style != "langfuse":
         return {}
     return {
-        "x_langfuse_sdk_name": "python",
-        "x_langfuse_sdk_version": SDK_VERSION,
-        "x_langfuse_public_key": common.DEFAULT_PUBLIC_KEY,
+        "x-langfuse-sdk-name": "python",
+        "x-langfuse-sdk-version": SDK_VERSION,
+        "x-langfuse-public-key": args.public_key or common.DEFAULT_PUBLIC_KEY,
+        "x-langfuse-ingestion-version": "4",
     }
 
 
 @contextmanager
-def _database(args: argparse.Namespace, kind: str, db: str, data_dir: Path) -> Iterator[tuple[str, str]]:
+def _database(
+    args: argparse.Namespace, kind: str, db: str, data_dir: Path
+) -> Iterator[tuple[str, str]]:
     """(URL for the server, SQLAlchemy URL for counting)."""
     if db == "sqlite":
         path = data_dir / ("spyglass.db" if kind == "spyglass" else "phoenix.db")
@@ -1108,6 +1203,14 @@ def print_detail(r: Result, target: Target) -> None:
         f"p90 {_fmt(r.percentile_ms(0.9), ',.1f')} ms, p99 {_fmt(r.percentile_ms(0.99), ',.1f')} ms, "
         f"max {_fmt(r.percentile_ms(1.0), ',.1f')} ms"
     )
+    slowest = sorted(zip(s.latencies, s.sent_at), reverse=True)[:3]
+    if slowest and len(s.latencies) >= 10:
+        print(
+            "    slowest requests     "
+            + ", ".join(
+                f"{lat * 1000:,.0f} ms (sent at {at - s.first_byte:.1f}s)" for lat, at in slowest
+            )
+        )
     checked = s.verified + s.verify_failed
     if checked:
         print(
@@ -1117,7 +1220,11 @@ def print_detail(r: Result, target: Target) -> None:
         for note in s.verify_notes:
             print(f"      ! {note}")
     if r.stored is not None:
-        verdict = "ok" if r.stored == s.spans_ok else ("MISSING" if r.stored < s.spans_ok else "MORE (failed requests stored?)")
+        verdict = (
+            "ok"
+            if r.stored == s.spans_ok
+            else ("MISSING" if r.stored < s.spans_ok else "MORE (failed requests stored?)")
+        )
         print(
             f"    database rows        {r.stored:,} spans stored / {s.spans_ok:,} acknowledged  "
             f"[{verdict}]; {r.stored_traces:,} traces / {s.traces_ok:,}"
@@ -1132,7 +1239,8 @@ def print_detail(r: Result, target: Target) -> None:
         ours, shared, other = (r.pg_cpu.get(k, 0.0) for k in ("ours", "shared", "other"))
         print(
             f"    PostgreSQL CPU       {r.db_cpu_s:.2f}s = {_fmt(r.per_span_us(r.db_cpu_s))} µs/span "
-            f"(benchmark database backends {ours:.2f}s + shared background {shared:.2f}s)"
+            f"(benchmark database backends {ours:.2f}s + shared background {shared:.2f}s; "
+            f"not counted: this script's row-count connection {r.pg_cpu.get('bench', 0.0):.2f}s)"
         )
         if other > 0.05 * max(r.db_cpu_s or 0, 0.01):
             print(
@@ -1201,12 +1309,18 @@ def print_table(results: list[Result], command: str, header: str) -> None:
             ]
         )
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-    line = "  ".join(h.rjust(w) if i > 1 else h.ljust(w) for i, (h, w) in enumerate(zip(headers, widths)))
+    line = "  ".join(
+        h.rjust(w) if i > 1 else h.ljust(w) for i, (h, w) in enumerate(zip(headers, widths))
+    )
     print("\n" + header)
     print(line)
     print("-" * len(line))
     for row in rows:
-        print("  ".join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        print(
+            "  ".join(
+                c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))
+            )
+        )
     for note in notes:
         print(f"! {note}")
     compare(results)
@@ -1234,7 +1348,10 @@ def compare(results: list[Result]) -> None:
             total_a = cpu_a + (ours.per_span_us(ours.db_cpu_s) or 0)
             total_b = cpu_b + (peer.per_span_us(peer.db_cpu_s) or 0)
             parts.append(f"CPU µs/span (server + db) {total_a:,.0f} vs {total_b:,.0f}")
-        lines.append(f"  {db:8s} Spyglass vs Phoenix: " + "; ".join(parts))
+        lines.append(
+            f"  {db:8s} Spyglass vs Phoenix ({ours.stats.spans_ok:,} vs {peer.stats.spans_ok:,} spans): "
+            + "; ".join(parts)
+        )
     if lines:
         print("\nside by side (same request bodies, same machine, one after the other):")
         print("\n".join(lines))
@@ -1258,21 +1375,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     p.add_argument("--clients", type=int, default=4, help="concurrent exporters")
-    p.add_argument("--requests", type=int, default=60, help="measured export requests per run")
+    p.add_argument(
+        "--requests", type=int, default=150, help="measured export requests per Spyglass run"
+    )
+    p.add_argument(
+        "--phoenix-requests",
+        type=int,
+        default=12,
+        help="measured export requests per Phoenix run: the first ones of the same bodies "
+        "(Phoenix stores a few hundred spans/s, so the default keeps its runs near 20 s)",
+    )
     p.add_argument(
         "--traces-per-request",
         type=int,
         default=50,
         help="traces per export (5–10 spans each: 50 ≈ 375 spans; the SDK's batches hold up to 512)",
     )
-    p.add_argument("--warmup-requests", type=int, default=4, help="unmeasured requests first")
+    p.add_argument("--warmup-requests", type=int, default=2, help="unmeasured requests first")
     p.add_argument(
         "--max-seconds",
         type=float,
         default=30.0,
         help="stop sending new requests after this long (0: send them all)",
     )
-    p.add_argument("--style", choices=["langfuse", "genai"], default="langfuse", help="span attributes")
+    p.add_argument(
+        "--style", choices=["langfuse", "genai"], default="langfuse", help="span attributes"
+    )
     p.add_argument("--compression", choices=["gzip", "none"], default="gzip")
     p.add_argument(
         "--gzip-level", type=int, default=9, help="9 is what GzipFile (the OTLP exporter) uses"
@@ -1285,6 +1413,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=180.0,
         help="seconds to wait after the last 200 for all acknowledged spans to be stored",
+    )
+    p.add_argument(
+        "--poll-interval",
+        type=float,
+        default=0.02,
+        help="seconds between the database polls that wait for a background writer (Phoenix)",
     )
     p.add_argument(
         "--request-timeout",
@@ -1307,7 +1441,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep data directories and databases")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     ext = p.add_argument_group("a server that is already running (instead of starting them)")
-    ext.add_argument("--url", help="its base URL, e.g. http://127.0.0.1:3000 or http://127.0.0.1:6006")
+    ext.add_argument(
+        "--url", help="its base URL, e.g. http://127.0.0.1:3000 or http://127.0.0.1:6006"
+    )
     ext.add_argument(
         "--kind",
         choices=["spyglass", "phoenix", "otlp"],
@@ -1326,16 +1462,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="its SQLAlchemy database URL: enables the row count and, for Phoenix, the "
         "time-until-readable poll",
     )
-    ext.add_argument("--server-pid", type=int, help="its process id: enables CPU and memory figures")
+    ext.add_argument(
+        "--server-pid", type=int, help="its process id: enables CPU and memory figures"
+    )
     ext.add_argument("--label", help="name in the table (default: --kind)")
     args = p.parse_args(argv)
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     unknown = set(args.targets) - {"spyglass", "phoenix"}
     if unknown:
         p.error(f"unknown targets: {', '.join(sorted(unknown))}")
-    if min(args.clients, args.requests, args.traces_per_request) < 1:
-        p.error("--clients, --requests and --traces-per-request must be at least 1")
-    if args.traces_per_request > 65535 or args.requests + args.warmup_requests >= 1 << 24:
+    if min(args.clients, args.requests, args.phoenix_requests, args.traces_per_request) < 1:
+        p.error(
+            "--clients, --requests, --phoenix-requests and --traces-per-request must be at least 1"
+        )
+    if args.warmup_requests < 0:
+        p.error("--warmup-requests must not be negative")
+    if args.traces_per_request > 65535 or _needed(args) + args.warmup_requests >= 1 << 24:
         p.error("too many traces per request or requests for the id scheme")
     env = {}
     for item in args.server_env:
@@ -1353,9 +1495,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.header = headers
     if args.max_seconds is not None and args.max_seconds <= 0:
         args.max_seconds = None
-    if args.url and args.kind == "spyglass" and not (args.public_key and args.secret_key) and "Authorization" not in headers:
+    if (
+        args.url
+        and args.kind == "spyglass"
+        and not (args.public_key and args.secret_key)
+        and "Authorization" not in headers
+    ):
         p.error("--url with --kind spyglass needs --public-key and --secret-key")
     return args
+
+
+def _needed(args: argparse.Namespace) -> int:
+    """Measured request bodies to build: enough for every target."""
+    if args.url:
+        return args.phoenix_requests if args.kind == "phoenix" else args.requests
+    return max(
+        args.requests if "spyglass" in args.targets else 0,
+        args.phoenix_requests if "phoenix" in args.targets else 0,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1371,7 +1528,7 @@ def main(argv: list[str] | None = None) -> int:
     while tag[:2] == b"\0\0":
         tag = uuid.uuid4().bytes[:4]
     base_ns = time.time_ns() - 60 * 1_000_000_000
-    total = args.warmup_requests + args.requests
+    total = args.warmup_requests + _needed(args)
     print(
         f"building {total} export requests ({args.style} style, {args.compression}) ...", flush=True
     )
@@ -1387,7 +1544,9 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     load = os.getloadavg()
-    print(f"  load average before the runs: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
+    print(
+        f"  load average before the runs: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores"
+    )
 
     results: list[Result] = []
     versions = {"spyglass": spyglass_version()}
@@ -1398,11 +1557,12 @@ def main(argv: list[str] | None = None) -> int:
             versions["phoenix"] = phoenix_version(args.phoenix)
     try:
         if args.url:
-            results.append(run_external(args, warmup, bodies, tag))
+            results.append(run_external(args, warmup, bodies[: _needed(args)], tag))
         else:
             for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
                 for kind in args.targets:
-                    result = run_started(args, kind, db, warmup, bodies, tag)
+                    count = args.phoenix_requests if kind == "phoenix" else args.requests
+                    result = run_started(args, kind, db, warmup, bodies[:count], tag)
                     result.version = versions.get(kind, "")
                     results.append(result)
     except KeyboardInterrupt:
@@ -1416,7 +1576,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _header(args: argparse.Namespace, bodies: list[RequestBody]) -> str:
     return (
-        f"OTLP/HTTP protobuf ({args.compression}), {args.style} spans: {len(bodies)} requests × "
+        f"OTLP/HTTP protobuf ({args.compression}), {args.style} spans: requests of "
         f"{args.traces_per_request} traces ≈ {sum(b.spans for b in bodies) / len(bodies):.0f} spans, "
         f"{args.clients} clients; spans/s counted from the first byte"
     )

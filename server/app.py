@@ -31,6 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
     # The writer gets an engine (and so a connection) of its own: requests waiting for it can
     # never take the connection it needs.
+    # (One connection for writing, one more for the statistics refresh it starts.)
     writer_engine = make_engine(settings.resolved_database_url, pool_size=1)
     writer = IngestWriter(writer_engine, max_pending=settings.max_pending_records)
     state = AppState(

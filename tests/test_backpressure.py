@@ -56,7 +56,9 @@ def test_a_full_writer_answers_503_with_retry_after(settings: Settings, engine: 
     assert "retry" in response.json()["message"]
 
 
-def test_a_full_writer_answers_otlp_exporters_503_so_they_retry(settings: Settings, engine: Engine) -> None:
+def test_a_full_writer_answers_otlp_exporters_503_so_they_retry(
+    settings: Settings, engine: Engine
+) -> None:
     from tests.otlp_bodies import export, span, span_id, trace_id
 
     project = make_project(engine)

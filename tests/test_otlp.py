@@ -242,6 +242,7 @@ class TestOtlpJson:
                     "langfuse.observation.input": '{"question": "why"}',
                     "langfuse.observation.output": "because",
                     "langfuse.observation.metadata.step": '"two"',
+                    "langfuse.observation.metadata.count": "2",
                     "langfuse.observation.level": "WARN",
                     "langfuse.observation.completion_start_time": '"2026-11-01T12:00:00.250000Z"',
                     "langfuse.observation.prompt.name": "qa",
@@ -296,6 +297,7 @@ class TestOtlpJson:
         assert stored["totalCost"] == pytest.approx(0.0003)
         assert gen["input"] == {"question": "why"} and gen["output"] == "because"
         assert gen["metadata"]["step"] == "two"
+        assert gen["metadata"]["count"] == 2  # the SDK JSON-encodes every metadata value
         assert (gen["promptName"], gen["promptVersion"]) == ("qa", 3)
         assert gen["timeToFirstToken"] == pytest.approx(0.15)
         assert obs[root]["parentObservationId"] is None

@@ -39,6 +39,16 @@ def json_or_text(value: Any) -> Any:
     return value
 
 
+def json_encoded(value: Any) -> Any:
+    """A value the Langfuse SDKs JSON-encode whatever its type (`"2"` is the number 2)."""
+    if isinstance(value, str):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
 def json_object(value: Any) -> dict[str, Any] | None:
     decoded = json_or_text(value)
     return decoded if isinstance(decoded, dict) else None

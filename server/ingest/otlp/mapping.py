@@ -17,6 +17,7 @@ from server.ingest.environment import normalise_environment
 from server.ingest.otlp.attributes import (
     as_tags,
     discard,
+    json_encoded,
     json_object,
     json_or_text,
     take,
@@ -385,7 +386,7 @@ def _trace_fields(
             fields[side] = _json_text(json_or_text(value))
     metadata = json_object(take(attrs, "langfuse.trace.metadata")) or {}
     for key, value in take_prefixed(attrs, "langfuse.trace.metadata.").items():
-        metadata[key] = json_or_text(value)
+        metadata[key] = json_encoded(value)
     if metadata:
         fields["metadata"] = metadata
     environment = take(
@@ -414,7 +415,7 @@ def _trace_fields(
 def _metadata(attrs: dict[str, Any], span: Span) -> dict[str, Any]:
     metadata = json_object(take(attrs, "langfuse.observation.metadata")) or {}
     flattened = take_prefixed(attrs, "langfuse.observation.metadata.")
-    metadata.update(_nest({k: json_or_text(v) for k, v in flattened.items()}))
+    metadata.update(_nest({k: json_encoded(v) for k, v in flattened.items()}))
     openinference = json_object(attrs.get("metadata"))
     if openinference is not None:
         del attrs["metadata"]
