@@ -27,8 +27,8 @@ from server.ingest.otlp.attributes import (
 )
 from server.ingest.otlp.content import span_input_output
 from server.ingest.otlp.decode import STATUS_ERROR, Span
+from server.ingest.otlp.usage import cost_from, usage_from
 from server.ingest.records import Kind, Record
-from server.ingest.usage import cost_details, usage_details, with_total
 
 OBSERVATION_TYPES = {
     "span",
@@ -106,29 +106,6 @@ LEVEL_ALIASES = {
     "CRITICAL": "ERROR",
     "ERROR": "ERROR",
 }
-USAGE_RENAMES = {
-    "input_tokens": "input",
-    "prompt_tokens": "input",
-    "prompt": "input",
-    "output_tokens": "output",
-    "completion_tokens": "output",
-    "completion": "output",
-    "total_tokens": "total",
-    "total": "total",
-    "cache_read.input_tokens": "input_cached_tokens",
-    "cache_read_input_tokens": "input_cached_tokens",
-    "details.cache_read_tokens": "input_cached_tokens",
-    "prompt_details.cache_read": "input_cached_tokens",
-    "cache_creation.input_tokens": "input_cache_creation",
-    "cache_creation_input_tokens": "input_cache_creation",
-    "details.cache_write_tokens": "input_cache_creation",
-    "prompt_details.cache_write": "input_cache_creation",
-    "reasoning.output_tokens": "output_reasoning_tokens",
-    "reasoning_tokens": "output_reasoning_tokens",
-    "completion_details.reasoning": "output_reasoning_tokens",
-    "prompt_details.audio": "input_audio_tokens",
-    "completion_details.audio": "output_audio_tokens",
-}
 
 
 def span_records(span: Span, project_id: str, received: datetime) -> list[Record]:
@@ -151,10 +128,10 @@ def span_records(span: Span, project_id: str, received: datetime) -> list[Record
     }
     _set(fields, "model", take(attrs, *MODEL_KEYS))
     _set(fields, "model_parameters", _model_parameters(attrs))
-    usage = _usage(attrs)
+    usage = usage_from(attrs)
     if usage:
         fields["usage_details"] = usage
-    cost = _cost(attrs)
+    cost = cost_from(attrs)
     if cost:
         fields["cost_details"] = cost
     _set(fields, "completion_start_time", _completion_start(attrs, start) or _first_token(span))
@@ -263,50 +240,6 @@ def _model_parameters(attrs: dict[str, Any]) -> dict[str, Any] | None:
     ):  # not a parameter; left for the metadata when it lost to another model key
         attrs["gen_ai.request.model"] = params.pop("model")
     return params or None
-
-
-def _usage(attrs: dict[str, Any]) -> dict[str, int]:
-    explicit = json_object(take(attrs, "langfuse.observation.usage_details"))
-    if explicit is not None:
-        return with_total(usage_details(explicit))
-    raw: dict[str, Any] = {}
-    for prefix in ("llm.usage.", "llm.token_count.", "gen_ai.usage."):
-        found = take_prefixed(attrs, prefix)
-        for key in ("cost", "input_cost", "output_cost"):
-            if key in found and prefix == "gen_ai.usage.":
-                attrs[prefix + key] = found.pop(key)  # a cost, read by _cost
-        raw.update(found)
-    if not raw:
-        return {}
-    usage: dict[str, int] = {}
-    for key, value in raw.items():
-        counts = usage_details({USAGE_RENAMES.get(key, key.removeprefix("details.")): value})
-        for name, count in counts.items():
-            usage[name] = count
-    for side, details in (
-        ("input", ("input_cached_tokens", "input_cache_creation", "input_audio_tokens")),
-        ("output", ("output_reasoning_tokens", "output_audio_tokens")),
-    ):
-        if side in usage:
-            # GenAI semantics: input_tokens already include cache tokens, output_tokens include
-            # reasoning; keep each count once.
-            usage[side] = max(0, usage[side] - sum(usage.get(d, 0) for d in details))
-    return with_total(usage)
-
-
-def _cost(attrs: dict[str, Any]) -> dict[str, float]:
-    explicit = json_object(take(attrs, "langfuse.observation.cost_details"))
-    if explicit is not None:
-        return cost_details(explicit)
-    llm_cost = take_prefixed(attrs, "llm.cost.")
-    cost = cost_details(
-        {
-            "total": llm_cost.get("total", attrs.pop("gen_ai.usage.cost", None)),
-            "input": llm_cost.get("prompt", attrs.pop("gen_ai.usage.input_cost", None)),
-            "output": llm_cost.get("completion", attrs.pop("gen_ai.usage.output_cost", None)),
-        }
-    )
-    return cost
 
 
 def _completion_start(attrs: dict[str, Any], start: datetime) -> datetime | None:
