@@ -7,19 +7,11 @@ from typing import Annotated
 
 import orjson
 from fastapi import Query
-from pydantic import BaseModel
 
 from server.errors import BadRequest
 
 Page = Annotated[int, Query(ge=1, description="Page number, from 1.")]
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page, at most 100.")]
-
-
-class PageMeta(BaseModel):
-    page: int
-    limit: int
-    totalItems: int
-    totalPages: int
 
 
 def page_meta(page: int, limit: int, total: int) -> dict[str, int]:

@@ -109,9 +109,6 @@ def _side_cost(cost: dict[str, float], side: str) -> float | None:
 
 def score_view(score: Score) -> dict[str, Any]:
     """The v1 score shape (`/traces/{id}` scores, `/scores/{id}`)."""
-    value: Any = score.value
-    if score.data_type in ("CATEGORICAL", "TEXT", "CORRECTION"):
-        value = score.value
     return {
         "id": score.id,
         "projectId": score.project_id,
@@ -120,7 +117,7 @@ def score_view(score: Score) -> dict[str, Any]:
         "sessionId": score.session_id,
         "datasetRunId": score.dataset_run_id,
         "name": score.name,
-        "value": value,
+        "value": score.value,
         "stringValue": score.string_value,
         "dataType": score.data_type,
         "source": score.source,

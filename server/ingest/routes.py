@@ -11,7 +11,7 @@ from server.deps import StateDep
 from server.errors import BadRequest, Unavailable
 from server.ingest.body import read_body
 from server.ingest.langfuse import EventError, parse_event
-from server.ingest.records import Record
+from server.ingest.records import Kind, Record
 from server.ingest.sanitize import InvalidJSON, parse_json
 from server.ingest.schemas import (
     IngestionBatch,
@@ -97,7 +97,7 @@ def _event_id(raw_event: Any) -> str:
 
 
 def _scores_only(records: list[Record]) -> bool:
-    return all(r.kind.value == "score" for r in records)
+    return all(r.kind is Kind.SCORE for r in records)
 
 
 @router.post(

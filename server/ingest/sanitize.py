@@ -73,10 +73,6 @@ def restore(value: Any) -> Any:
     return _walk(value, _restore_text)
 
 
-def restore_text(text: str) -> str:
-    return _restore_text(text)
-
-
 def restore_json_text(text: str) -> str:
     """Undo the stored form inside a JSON document kept as text, keeping it valid JSON."""
     if ESCAPE not in text:

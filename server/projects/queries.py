@@ -74,7 +74,3 @@ def revoke_key(session: Session, public_key: str) -> ApiKey | None:
         key.revoked_at = datetime.now(UTC)
         session.flush()
     return key
-
-
-def count_projects(session: Session) -> int:
-    return len(list_projects(session))
