@@ -1,5 +1,39 @@
-"""Spyglass SDK. The tracing API (`observe`, the background transport) arrives with the SDK issue."""
+"""Spyglass SDK: `@observe` for LLM apps, reporting to Spyglass or any Langfuse-compatible server.
 
-__version__ = "0.1.0"
+    from spyglass import observe
 
-__all__ = ["__version__"]
+    @observe
+    def answer(question: str) -> str: ...
+
+Recording happens on the caller's thread and costs microseconds; serialization and sending
+happen on one background thread that never blocks the app, and the SDK's own failures are logged,
+never raised. See README.md for configuration.
+"""
+
+from spyglass._client import Spyglass, __version__, get_client
+from spyglass._context import (
+    bind_context,
+    current_observation_id,
+    current_trace_id,
+    score,
+    start_observation,
+    update_current_observation,
+    update_current_trace,
+)
+from spyglass._observe import observe
+from spyglass._records import Observation
+
+__all__ = [
+    "Observation",
+    "Spyglass",
+    "__version__",
+    "bind_context",
+    "current_observation_id",
+    "current_trace_id",
+    "get_client",
+    "observe",
+    "score",
+    "start_observation",
+    "update_current_observation",
+    "update_current_trace",
+]

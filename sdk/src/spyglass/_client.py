@@ -66,7 +66,7 @@ class Spyglass:
         environment: str | None = None,
         release: str | None = None,
         debug: bool | None = None,
-        flush_at: int = 200,
+        flush_at: int = 500,
         flush_interval: float = 1.0,
         max_queue_size: int = 10_000,
         timeout: float = 10.0,
@@ -102,7 +102,9 @@ class Spyglass:
                 base_url=self.base_url,
                 public_key=public_key,
                 secret_key=secret_key,
-                encode=EventEncoder(environment=self.environment, release=self.release, mask=mask),
+                to_event=EventEncoder(
+                    environment=self.environment, release=self.release, mask=mask
+                ),
                 user_agent=f"spyglass-python/{__version__}",
                 flush_at=flush_at,
                 flush_interval=flush_interval,

@@ -13,31 +13,57 @@ from collections.abc import Callable
 from typing import Any
 
 from spyglass import _guard, _ids
-from spyglass._records import UNSET, Observation, ScoreRecord, TraceRecord
+from spyglass._records import OBSERVATION_TYPES, UNSET, Observation, ScoreRecord, Trace, TraceRecord
 from spyglass._serialize import TRUNCATED, dumps
-
-MAX_EVENT_BYTES = 1_000_000
-"""An event over this size has its input, output and metadata replaced by a marker."""
 
 MASK_FAILED = "<masking failed>"
 """Stands in for a value whose `mask` call raised: unmasked data is never sent."""
 
 _LARGE_FIELDS = ("input", "output", "metadata")
+_last_second: tuple[int, str] = (-1, "")
 
 
 def iso(ns: int) -> str:
     """`2024-05-01T12:00:00.123456Z` from nanoseconds since the epoch."""
+    global _last_second
     seconds, rest = divmod(ns, 1_000_000_000)
-    t = time.gmtime(seconds)
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (
-        t.tm_year,
-        t.tm_mon,
-        t.tm_mday,
-        t.tm_hour,
-        t.tm_min,
-        t.tm_sec,
-        rest // 1000,
-    )
+    cached, text = _last_second  # one tuple, so that two sender threads cannot mix its halves
+    if seconds != cached:  # most events of a batch share their second: format it once
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _last_second = (seconds, text)
+    return "%s.%06dZ" % (text, rest // 1000)
+
+
+_CREATE = {kind: f"{kind}-create" for kind in OBSERVATION_TYPES}
+
+
+def _event(event_type: str, timestamp: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {"id": _ids.event_id(), "type": event_type, "timestamp": timestamp, "body": body}
+
+
+def _root_defaults(fields: dict[str, Any], root: Observation) -> dict[str, Any]:
+    """A trace takes its name, input and output from its root unless they were set."""
+    merged = {"name": root.name}
+    if root.input is not UNSET:
+        merged["input"] = root.input
+    if root.output is not UNSET:
+        merged["output"] = root.output
+    merged.update(fields)
+    return merged
+
+
+def encode_batch(events: list[dict[str, Any]]) -> bytes:
+    """The body of one ingestion request."""
+    return dumps({"batch": events})
+
+
+def shrunk(event: dict[str, Any], size: int) -> dict[str, Any]:
+    """`event` with its input, output and metadata replaced by a marker: it was `size` bytes."""
+    body = dict(event["body"])
+    for key in _LARGE_FIELDS:
+        if key in body:
+            body[key] = f"{TRUNCATED}: the event was {size} bytes]"
+    return {**event, "body": body}
 
 
 class EventEncoder:
@@ -54,24 +80,29 @@ class EventEncoder:
         self._release = release
         self._mask = mask
 
-    def __call__(self, record: object) -> bytes:
+    def __call__(self, record: object) -> dict[str, Any]:
         kind = type(record)
         if kind is Observation:
             assert isinstance(record, Observation)
-            event_type, body, ns = f"{record.type}-create", self._observation(record), record.end_ns
+            body = self._observation(record)
+            return _event(
+                _CREATE[record.type],
+                body["endTime"] if "endTime" in body else body["startTime"],
+                body,
+            )
+        if kind is Trace:
+            assert isinstance(record, Trace) and record.root is not None
+            root = record.root
+            body = self._trace(record.id, root.start_ns, _root_defaults(record.fields, root))
         elif kind is TraceRecord:
             assert isinstance(record, TraceRecord)
-            event_type, body, ns = "trace-create", self._trace(record), record.timestamp_ns
+            body = self._trace(record.id, record.timestamp_ns, record.fields)
         elif kind is ScoreRecord:
             assert isinstance(record, ScoreRecord)
-            event_type, body, ns = "score-create", self._score(record), record.timestamp_ns
+            return _event("score-create", iso(record.timestamp_ns), self._score(record))
         else:
             raise TypeError(f"not a record: {kind.__name__}")
-        event = {"id": _ids.event_id(), "type": event_type, "timestamp": iso(ns), "body": body}
-        data = dumps(event)
-        if len(data) > MAX_EVENT_BYTES:
-            data = _shrunk(event, len(data))
-        return data
+        return _event("trace-create", body["timestamp"], body)
 
     def _masked(self, value: Any) -> Any:
         mask = self._mask
@@ -96,33 +127,38 @@ class EventEncoder:
             body["parentObservationId"] = obs.parent_id
         if obs.completion_start_ns:
             body["completionStartTime"] = iso(obs.completion_start_ns)
+        masked = self._mask is not None
         if obs.input is not UNSET:
-            body["input"] = self._masked(obs.input)
+            body["input"] = self._masked(obs.input) if masked else obs.input
         if obs.output is not UNSET:
-            body["output"] = self._masked(obs.output)
+            body["output"] = self._masked(obs.output) if masked else obs.output
         if obs.metadata is not None:
-            body["metadata"] = self._masked(obs.metadata)
-        for key, value in (
-            ("level", obs.level),
-            ("statusMessage", obs.status_message),
-            ("model", obs.model),
-            ("modelParameters", obs.model_parameters),
-            ("usageDetails", obs.usage_details),
-            ("costDetails", obs.cost_details),
-            ("version", obs.version),
-            ("environment", self._environment),
-        ):
-            if value is not None:
-                body[key] = value
+            body["metadata"] = self._masked(obs.metadata) if masked else obs.metadata
+        if obs.level is not None:
+            body["level"] = obs.level
+        if obs.status_message is not None:
+            body["statusMessage"] = obs.status_message
+        if obs.model is not None:
+            body["model"] = obs.model
+        if obs.model_parameters is not None:
+            body["modelParameters"] = obs.model_parameters
+        if obs.usage_details is not None:
+            body["usageDetails"] = obs.usage_details
+        if obs.cost_details is not None:
+            body["costDetails"] = obs.cost_details
+        if obs.version is not None:
+            body["version"] = obs.version
+        if self._environment is not None:
+            body["environment"] = self._environment
         return body
 
-    def _trace(self, record: TraceRecord) -> dict[str, Any]:
-        body: dict[str, Any] = {"id": record.id, "timestamp": iso(record.timestamp_ns)}
+    def _trace(self, trace_id: str, ns: int, fields: dict[str, Any]) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": trace_id, "timestamp": iso(ns)}
         if self._environment is not None:
             body["environment"] = self._environment
         if self._release is not None:
             body["release"] = self._release
-        for key, value in record.fields.items():
+        for key, value in list(fields.items()):
             body[key] = self._masked(value) if key in _LARGE_FIELDS else value
         return body
 
@@ -134,11 +170,3 @@ class EventEncoder:
             if key in body:
                 body[key] = self._masked(body[key])
         return body
-
-
-def _shrunk(event: dict[str, Any], size: int) -> bytes:
-    body = dict(event["body"])
-    for key in _LARGE_FIELDS:
-        if key in body:
-            body[key] = f"{TRUNCATED}: the event was {size} bytes, over {MAX_EVENT_BYTES}]"
-    return dumps({**event, "body": body})

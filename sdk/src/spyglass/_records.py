@@ -56,7 +56,7 @@ def _ns(moment: datetime) -> int:
 class Trace:
     """State shared by the observations of one trace."""
 
-    __slots__ = ("id", "client", "sampled", "fields", "closed")
+    __slots__ = ("id", "client", "sampled", "fields", "closed", "root")
 
     def __init__(self, trace_id: str, client: Spyglass, sampled: bool) -> None:
         self.id = trace_id
@@ -64,29 +64,26 @@ class Trace:
         self.sampled = sampled
         self.fields: dict[str, Any] = {}
         self.closed = False
+        self.root: Observation | None = None
 
     def update(self, fields: dict[str, Any]) -> None:
-        if not self.sampled:
+        if not self.sampled or not fields:
             return
-        metadata = fields.pop("metadata", None)
-        tags = fields.pop("tags", None)
-        target = {} if self.closed else self.fields
-        target.update(fields)
-        if metadata is not None:
-            merged = dict(self.fields.get("metadata") or {}) if not self.closed else {}
-            merged.update(metadata)
-            target["metadata"] = merged
-        if tags is not None:
-            known = [] if self.closed else list(self.fields.get("tags") or [])
-            target["tags"] = sorted(set(known) | set(tags))
-        if self.closed and target:
-            # The root already ended and its trace event left: send the change on its own; the
-            # server merges it into the stored trace.
-            self.client._submit(TraceRecord(self.id, time.time_ns(), target))
+        if self.closed:
+            # The root ended and the trace event left with it: send the change on its own. The
+            # server merges it into the stored trace (metadata merged, tags added).
+            self.client._submit(TraceRecord(self.id, time.time_ns(), fields))
+            return
+        known = self.fields
+        if "metadata" in fields:
+            fields["metadata"] = {**(known.get("metadata") or {}), **fields["metadata"]}
+        if "tags" in fields:
+            fields["tags"] = sorted(set(known.get("tags") or ()) | set(fields["tags"]))
+        known.update(fields)
 
 
 class TraceRecord:
-    """A trace-create event waiting for the transport."""
+    """A trace-create event made by `update_current_trace` after the root ended."""
 
     __slots__ = ("id", "timestamp_ns", "fields")
 
@@ -246,19 +243,11 @@ class Observation:
         client = trace.client
         client._submit(self)
         if self.parent_id is None:
-            client._submit(_trace_record(trace, self))
-
-
-def _trace_record(trace: Trace, root: Observation) -> TraceRecord:
-    fields = trace.fields
-    trace.fields = {}
-    trace.closed = True
-    fields.setdefault("name", root.name)
-    if "input" not in fields and root.input is not UNSET:
-        fields["input"] = root.input
-    if "output" not in fields and root.output is not UNSET:
-        fields["output"] = root.output
-    return TraceRecord(trace.id, root.start_ns, fields)
+            # The trace event goes with its root; the sender reads `fields` and the root's
+            # name, input and output. Later trace updates travel as TraceRecords of their own.
+            trace.root = self
+            trace.closed = True
+            client._submit(trace)
 
 
 def trace_fields(

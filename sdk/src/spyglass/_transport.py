@@ -1,37 +1,38 @@
-"""The background transport: one daemon thread per client and process, a bounded queue, batches.
+"""The transport of one client: a bounded queue, batches, and the HTTP requests with retries.
 
 The caller's thread only appends a record to a deque (`submit`), which never blocks: when the
-queue is full the record is dropped and counted under `queue_full`. The worker thread wakes every
-`flush_interval` seconds (with jitter), or early when `flush_at` records wait or someone flushes.
-It encodes each record on its own (one bad record is dropped, not its batch), packs up to
-`flush_at` events or `max_batch_bytes` into one gzip'd `POST /api/public/ingestion`, and retries
-network errors, 429 and 5xx with exponential backoff and jitter, honouring `Retry-After`. Other
-4xx answers are final. Every record leaves the queue exactly once: sent, or dropped and counted
-by reason in `dropped`.
+queue is full the record is dropped and counted under `queue_full`. The process's sender thread
+(`_worker.py`) drains the queue every `flush_interval` seconds, or early when `flush_at` records
+wait or someone flushes. It turns each record into an event (one bad record is dropped, not its
+batch), packs up to `flush_at` events and `max_batch_bytes` into one gzip'd
+`POST /api/public/ingestion`, and retries network errors, 429 and 5xx with exponential backoff and
+jitter, honouring `Retry-After`. Other 4xx answers are final; a 413 splits the batch. Every record
+leaves the queue exactly once: sent, or dropped and counted by reason in `dropped`. A retried
+request carries the same event ids, and each observation is one event, so a retry after a lost
+answer overwrites on the server rather than duplicating.
 
-`flush(timeout)` puts a marker in the queue and waits for the worker to reach it, so it returns
+`flush(timeout)` puts a marker in the queue and waits for the sender to reach it, so it returns
 within `timeout` whatever the server does. A forked child notices the new pid on its first
-`submit` or `flush` and starts over with an empty queue and a thread of its own; the parent's
-records stay the parent's to send. httpx is imported by the worker, so importing the SDK stays
-cheap.
+`submit` or `flush` and starts over with an empty queue and a sender of its own; the parent's
+records stay the parent's to send. httpx is imported on the sender thread, so importing the SDK
+stays cheap.
 """
 
 from __future__ import annotations
 
 import base64
-import email.utils
-import gzip
 import logging
 import os
 import threading
 import time
-import weakref
+import zlib
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from spyglass import _guard, _ids
+from spyglass import _guard, _ids, _worker
+from spyglass._events import encode_batch, shrunk
 
 if TYPE_CHECKING:
     import httpx
@@ -40,7 +41,6 @@ INGESTION_PATH = "/api/public/ingestion"
 MAX_RETRY_AFTER = 60.0
 """Longest wait a `Retry-After` header can impose, in seconds."""
 
-_live: weakref.WeakSet[Transport] = weakref.WeakSet()
 _getpid = os.getpid
 
 
@@ -60,9 +60,9 @@ class Transport:
         base_url: str,
         public_key: str,
         secret_key: str,
-        encode: Callable[[object], bytes],
+        to_event: Callable[[object], dict[str, Any]],
         user_agent: str,
-        flush_at: int = 200,
+        flush_at: int = 500,
         flush_interval: float = 1.0,
         max_queue_size: int = 10_000,
         max_batch_bytes: int = 3_000_000,
@@ -80,9 +80,9 @@ class Transport:
             "Content-Encoding": "gzip",
             "User-Agent": user_agent,
         }
-        self._encode = encode
+        self._to_event = to_event
         self._flush_at = max(1, flush_at)
-        self._interval = max(0.01, flush_interval)
+        self.flush_interval = max(0.01, flush_interval)
         self._max_queue = max(1, max_queue_size)
         self._max_bytes = max_batch_bytes
         self._max_retries = max(0, max_retries)
@@ -92,19 +92,18 @@ class Transport:
         self._http_transport = http_transport
         self._closed = False
         self._reset()
-        _live.add(self)
 
     def _reset(self) -> None:
         """Fresh per-process state: at creation, and in a forked child."""
         self._pid = _getpid()
         self._queue: deque[object] = deque()
-        self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
         self._http: httpx.Client | None = None
         self._dropped: dict[str, int] = {}
         self.sent = 0
+        self._worker = _worker.current()
+        self._worker.add(self)
 
     @property
     def dropped(self) -> dict[str, int]:
@@ -124,10 +123,14 @@ class Transport:
             self._drop("queue_full")
             return False
         queue.append(record)
-        if self._thread is None:
-            self._start()
-        if len(queue) % self._flush_at == 0:
-            self._wake.set()
+        worker = self._worker
+        pending = len(queue)
+        if pending == 1:
+            worker.hold(self)
+            if worker.thread is None:
+                worker.start()
+        if pending % self._flush_at == 0:
+            worker.wake.set()
         return True
 
     def flush(self, timeout: float) -> bool:
@@ -137,62 +140,37 @@ class Transport:
         """
         if self._pid != _getpid():
             self._reset()
-        if self._thread is None and not self._queue:
+        worker = self._worker
+        if not self._queue and worker.thread is None:
             return True
-        if threading.current_thread() is self._thread:
-            return False  # the worker waiting for itself would only burn the timeout
+        if threading.current_thread() is worker.thread:
+            return False  # the sender waiting for itself would only burn the timeout
         marker = _FlushMarker()
         self._queue.append(marker)  # markers bypass the bound: there is one per waiting caller
-        if self._thread is None:
-            self._start()
-        self._wake.set()
+        worker.hold(self)
+        if not worker.start():
+            return False
+        worker.wake.set()
         return marker.done.wait(max(0.0, timeout))
 
     def shutdown(self, timeout: float) -> bool:
-        """Flush for at most `timeout` seconds, then stop the worker. Later records are dropped."""
+        """Flush for at most `timeout` seconds, then stop sending: later records are dropped."""
         if self._closed:
             return True
         flushed = self.flush(timeout)
         self._closed = True
-        self._stop.set()
-        self._wake.set()
-        _live.discard(self)
+        self._stop.set()  # a retry still waiting gives up
+        self._worker.wake.set()  # the sender closes the HTTP client once the queue is empty
         return flushed
 
     def _drop(self, reason: str, count: int = 1) -> None:
         with self._lock:
             self._dropped[reason] = self._dropped.get(reason, 0) + count
 
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is not None:
-                return
-            thread = threading.Thread(target=self._run, name="spyglass-transport", daemon=True)
-            try:
-                thread.start()
-            except RuntimeError as exc:  # "can't create new thread at interpreter shutdown"
-                _guard.problem("thread", f"Spyglass could not start its sender: {exc}")
-                self._closed = True
-                return
-            self._thread = thread
-
-    # --- the worker thread -------------------------------------------------------------------
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self._interval * (0.9 + 0.2 * _ids.chance()))
-            self._wake.clear()
-            try:
-                self._drain()
-            except Exception as exc:  # pragma: no cover - _drain guards each step itself
-                _guard.internal_error(exc, "the transport loop")
-            if self._stop.is_set() and not self._queue:
-                break
-        self._close_http()
+    # --- on the sender thread ----------------------------------------------------------------
 
     def _drain(self) -> None:
-        batch: list[bytes] = []
-        size = 0
+        events: list[dict[str, Any]] = []
         queue = self._queue
         while True:
             try:
@@ -200,46 +178,65 @@ class Transport:
             except IndexError:
                 break
             if type(record) is _FlushMarker:
-                if batch:
-                    self._send_guarded(batch)
-                    batch, size = [], 0
+                if events:
+                    self._deliver(events)
+                    events = []
                 record.done.set()
                 continue
-            data = self._encoded(record)
-            if data is None:
+            try:
+                events.append(self._to_event(record))
+            except Exception as exc:
+                _guard.internal_error(exc, "converting a record to an event")
+                self._drop("encoding_error")
                 continue
-            if batch and (len(batch) >= self._flush_at or size + len(data) > self._max_bytes):
-                self._send_guarded(batch)
-                batch, size = [], 0
-            batch.append(data)
-            size += len(data) + 1
-        if batch:
-            self._send_guarded(batch)
+            if len(events) >= self._flush_at:
+                self._deliver(events)
+                events = []
+        if events:
+            self._deliver(events)
 
-    def _encoded(self, record: object) -> bytes | None:
+    def _deliver(self, events: list[dict[str, Any]]) -> None:
         try:
-            data = self._encode(record)
-        except Exception as exc:
-            _guard.internal_error(exc, "encoding an event")
-            self._drop("encoding_error")
-            return None
-        if len(data) > self._max_bytes:
-            self._drop("too_large")
-            _guard.problem("too_large", f"Spyglass dropped an event of {len(data)} bytes")
-            return None
-        return data
-
-    def _send_guarded(self, events: list[bytes]) -> None:
-        try:
-            self._send(events)
+            for body, chunk in self._bodies(events):
+                if self._send(body, len(chunk)) == 413:
+                    self._too_large(chunk)
         except Exception as exc:
             _guard.internal_error(exc, "sending a batch")
             self._drop("send_error", len(events))
 
-    def _send(self, events: list[bytes]) -> None:
+    def _too_large(self, events: list[dict[str, Any]]) -> None:
+        """The server found the request too large (413): send halves, or drop a lone event."""
+        if len(events) > 1:
+            half = len(events) // 2
+            self._deliver(events[:half])
+            self._deliver(events[half:])
+            return
+        self._drop("rejected_413")
+        _guard.problem("rejected_413", "Spyglass refused an event as too large (HTTP 413)")
+
+    def _bodies(self, events: list[dict[str, Any]]) -> list[tuple[bytes, list[dict[str, Any]]]]:
+        """Request bodies for `events`, each under `max_batch_bytes`, with the events in each."""
+        body = encode_batch(events)  # never raises: `dumps` falls back to converting values
+        if len(body) <= self._max_bytes:
+            return [(body, events)]
+        if len(events) > 1:
+            half = len(events) // 2
+            return self._bodies(events[:half]) + self._bodies(events[half:])
+        smaller = [shrunk(events[0], len(body))]
+        body = encode_batch(smaller)
+        if len(body) <= self._max_bytes:
+            return [(body, smaller)]
+        self._drop("too_large")
+        _guard.problem("too_large", f"Spyglass dropped an event of {len(body)} bytes")
+        return []
+
+    def _send(self, body: bytes, count: int) -> int | None:
+        """POST one body, retrying what can be retried. 413 is returned for the caller to split."""
         import httpx
 
-        payload = gzip.compress(b'{"batch":[' + b",".join(events) + b"]}", 6, mtime=0)
+        # gzip at level 1: most of the size gain for a third of level 6's time.
+        packer = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        payload = packer.compress(body) + packer.flush()
         attempt = 0
         while True:
             attempt += 1
@@ -251,32 +248,31 @@ class Transport:
             else:
                 status = response.status_code
                 if status < 300:
-                    self._accepted(response, len(events))
-                    return
-                if status == 413 and len(events) > 1:
-                    half = len(events) // 2
-                    self._send(events[:half])
-                    self._send(events[half:])
-                    return
+                    self._accepted(response, count)
+                    return None
+                if status == 413:
+                    return status
                 failure = f"HTTP {status}: {response.text[:200]}"
                 if status != 429 and status < 500:
-                    self._drop(f"rejected_{status}", len(events))
-                    _guard.problem(f"rejected_{status}", f"Spyglass refused {len(events)} events: {failure}")
-                    return
+                    self._drop(f"rejected_{status}", count)
+                    _guard.problem(
+                        f"rejected_{status}", f"Spyglass refused {count} events: {failure}"
+                    )
+                    return None
                 wait = _retry_after(response.headers.get("retry-after"))
             if attempt > self._max_retries:
-                self._drop("send_failed", len(events))
+                self._drop("send_failed", count)
                 _guard.problem(
                     "send_failed",
-                    f"Spyglass dropped {len(events)} events after {attempt} attempts to "
+                    f"Spyglass dropped {count} events after {attempt} attempts to "
                     f"{self.url}: {failure}",
                 )
-                return
+                return None
             delay = wait if wait is not None else self._backoff(attempt)
-            _guard.logger.debug("retrying %d events in %.2fs: %s", len(events), delay, failure)
+            _guard.logger.debug("retrying %d events in %.2fs: %s", count, delay, failure)
             if not self._sleep(delay):
-                self._drop("shutdown", len(events))
-                return
+                self._drop("shutdown", count)
+                return None
 
     def _accepted(self, response: httpx.Response, count: int) -> None:
         errors: list[Any] = []
@@ -298,7 +294,7 @@ class Transport:
             _guard.logger.log(logging.DEBUG, "sent %d events to %s", count, self.url)
 
     def _backoff(self, attempt: int) -> float:
-        delay = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+        delay: float = min(self._backoff_cap, self._backoff_base * 2.0 ** (attempt - 1))
         return delay * (0.5 + 0.5 * _ids.chance())
 
     def _sleep(self, seconds: float) -> bool:
@@ -307,10 +303,19 @@ class Transport:
 
     def _client(self) -> httpx.Client:
         if self._http is None:
+            import socket
+
             import httpx
 
+            transport = self._http_transport
+            if transport is None:
+                # Without TCP_NODELAY a request's body waits for the ACK of its headers, and a
+                # delayed ACK makes that 40 ms per request on Linux.
+                transport = httpx.HTTPTransport(
+                    socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+                )
             self._http = httpx.Client(
-                transport=self._http_transport,
+                transport=transport,
                 timeout=httpx.Timeout(self._timeout, connect=min(5.0, self._timeout)),
             )
         return self._http
@@ -331,6 +336,8 @@ def _retry_after(value: str | None) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
+        import email.utils
+
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):
@@ -346,7 +353,7 @@ def _retry_after(value: str | None) -> float | None:
 def shutdown_all(timeout: float) -> None:
     """At interpreter exit: flush every live transport, all within `timeout` seconds in total."""
     deadline = time.monotonic() + timeout
-    for transport in list(_live):
+    for transport in list(_worker.current().transports):
         try:
             transport.shutdown(max(0.0, deadline - time.monotonic()))
         except Exception as exc:  # pragma: no cover

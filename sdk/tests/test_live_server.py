@@ -1,0 +1,170 @@
+"""End to end: the SDK against the real Spyglass server, running in this process on a socket.
+
+Skipped where the server package is not importable (the SDK installed on its own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytest.importorskip("server.app", reason="the Spyglass server is not importable here")
+uvicorn = pytest.importorskip("uvicorn")
+
+from server.app import create_app  # noqa: E402
+from server.bootstrap import prepare_database  # noqa: E402
+from server.config import load_settings  # noqa: E402
+from server.db.engine import make_engine  # noqa: E402
+
+from spyglass import (  # noqa: E402
+    Spyglass,
+    current_observation_id,
+    current_trace_id,
+    observe,
+    score,
+    update_current_observation,
+    update_current_trace,
+)
+
+PUBLIC_KEY, SECRET_KEY = "pk-lf-sdk", "sk-lf-sdk"
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data_dir: Path = tmp_path_factory.mktemp("spyglass")
+    settings = load_settings(
+        data_dir=data_dir,
+        database_url=f"sqlite:///{data_dir / 's.db'}",
+        init_project="sdk",
+        init_public_key=PUBLIC_KEY,
+        init_secret_key=SECRET_KEY,
+    )
+    prepare_database(make_engine(settings.resolved_database_url), settings)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def fetch_trace(server_url: str, trace_id: str) -> dict[str, Any]:
+    response = httpx.get(
+        f"{server_url}/api/public/traces/{trace_id}", auth=(PUBLIC_KEY, SECRET_KEY), timeout=10
+    )
+    assert response.status_code == 200, response.text
+    trace: dict[str, Any] = response.json()
+    return trace
+
+
+@observe(as_type="retriever")
+def retrieve(query: str) -> list[str]:
+    return [f"doc about {query}"]
+
+
+@observe(as_type="generation")
+def generate(prompt: str, docs: list[str]) -> str:
+    update_current_observation(
+        model="gpt-4o-mini",
+        model_parameters={"temperature": 0.1},
+        usage_details={"input": 42, "output": 7},
+    )
+    return "an answer"
+
+
+@observe(as_type="tool")
+def failing_tool() -> None:
+    raise ConnectionError("tool unreachable")
+
+
+@observe
+async def enrich(i: int) -> int:
+    await asyncio.sleep(0.001)
+    return i
+
+
+@observe(name="rag-pipeline")
+def pipeline(query: str) -> dict[str, Any]:
+    update_current_trace(user_id="user-7", session_id="session-1", tags=["sdk-e2e"])
+    docs = retrieve(query)
+    answer = generate(query, docs)
+    asyncio.run(_gather())
+    try:
+        failing_tool()
+    except ConnectionError:
+        pass
+    score("relevance", 0.75, comment="looks right")
+    score("grounded", True, observation_id=current_observation_id())
+    return {"answer": answer, "trace": current_trace_id()}
+
+
+async def _gather() -> list[int]:
+    return list(await asyncio.gather(enrich(1), enrich(2)))
+
+
+def test_nested_calls_arrive_nested_with_generation_details_errors_and_scores(
+    server_url: str,
+) -> None:
+    client = Spyglass(server_url, PUBLIC_KEY, SECRET_KEY, environment="e2e")
+    try:
+        result = pipeline("what is spyglass")
+        assert client.flush(timeout=10)
+        assert client.dropped == {}
+    finally:
+        client.shutdown(timeout=5)
+    trace = fetch_trace(server_url, result["trace"])
+
+    assert trace["name"] == "rag-pipeline"
+    assert (trace["userId"], trace["sessionId"], trace["tags"]) == (
+        "user-7",
+        "session-1",
+        ["sdk-e2e"],
+    )
+    assert trace["input"] == {"args": ["what is spyglass"], "kwargs": {}}
+    assert trace["output"]["answer"] == "an answer"
+    assert trace["environment"] == "e2e"
+
+    observations = {o["name"]: o for o in trace["observations"]}
+    assert set(observations) == {"rag-pipeline", "retrieve", "generate", "failing_tool", "enrich"}
+    assert len(trace["observations"]) == 6  # enrich ran twice
+    root = observations["rag-pipeline"]
+    assert root["parentObservationId"] is None and root["type"] == "SPAN"
+    for obs in trace["observations"]:
+        if obs is not root:
+            assert obs["parentObservationId"] == root["id"], obs["name"]
+
+    assert observations["retrieve"]["type"] == "RETRIEVER"
+    assert observations["retrieve"]["output"] == ["doc about what is spyglass"]
+    generation = observations["generate"]
+    assert generation["type"] == "GENERATION"
+    assert generation["model"] == "gpt-4o-mini"
+    assert generation["modelParameters"] == {"temperature": 0.1}
+    assert generation["usageDetails"]["input"] == 42
+    assert generation["usageDetails"]["output"] == 7
+    tool = observations["failing_tool"]
+    assert (tool["type"], tool["level"]) == ("TOOL", "ERROR")
+    assert tool["statusMessage"] == "ConnectionError: tool unreachable"
+
+    scores = {s["name"]: s for s in trace["scores"]}
+    assert scores["relevance"]["value"] == 0.75
+    assert scores["relevance"]["comment"] == "looks right"
+    assert scores["grounded"]["dataType"] == "BOOLEAN"
+    assert scores["grounded"]["observationId"] == root["id"]
