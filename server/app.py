@@ -19,6 +19,7 @@ from server.media.routes import router as media_router
 from server.observations.routes import router as observations_router
 from server.projects.keys import SecretVerifier
 from server.projects.routes import router as projects_router
+from server.prompts.routes import router as prompts_router
 from server.responses import ApiResponse
 from server.scores.routes import router as scores_router
 from server.sessions.routes import router as sessions_router
@@ -66,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
         ingest_router,
         otlp_router,
         media_router,
+        prompts_router,
         projects_router,
         traces_router,
         observations_router,

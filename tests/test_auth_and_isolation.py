@@ -81,6 +81,10 @@ ROUTES = [
         {"uploadedAt": "2026-11-28T10:00:00Z", "uploadHttpStatus": 200},
     ),
     Route("GET", "/api/public/media/{media_id}"),
+    Route("POST", "/api/public/v2/prompts", {"name": "p", "prompt": "hi"}),
+    Route("GET", "/api/public/v2/prompts"),
+    Route("GET", "/api/public/v2/prompts/{name}"),
+    Route("PATCH", "/api/public/v2/prompts/{name}/versions/{version}", {"newLabels": ["x"]}),
 ]
 WITHOUT_AUTH = [Route("GET", "/api/public/health"), Route("GET", "/api/public/ready")]
 # Called by SDKs without a key: the URL the server issued carries a token instead.
@@ -119,7 +123,9 @@ def send(
 def assert_unauthorized(response: httpx.Response, route: Route, message: str) -> None:
     assert response.status_code == 401, response.text
     expected: dict[str, Any] = {"message": message}
-    if route.template == "/api/public/ingestion":
+    if route.template == "/api/public/ingestion" or route.template.startswith(
+        "/api/public/v2/prompts"
+    ):
         expected["error"] = "UnauthorizedError"
     assert response.json() == expected
 
@@ -276,10 +282,13 @@ class Seeded:
     session_id: str
     user_id: str
     media_id: str = ""
+    prompt_name: str = ""
 
     @property
     def ids(self) -> dict[str, str]:
         return {
+            "name": self.prompt_name,
+            "version": "1",
             "trace_id": self.trace_id,
             "observation_id": self.observation_id,
             "score_id": self.score_id,
@@ -310,6 +319,17 @@ def seed(client: TestClient, project: ProjectKeys, label: str) -> Seeded:
         ],
     )
     seeded.media_id = upload_media(client, project, f"picture of {label}".encode())
+    seeded.prompt_name = f"prompt-{label}-{new_id()}"
+    created = client.post(
+        "/api/public/v2/prompts",
+        json={
+            "name": seeded.prompt_name,
+            "prompt": f"{label} says {{{{x}}}}",
+            "labels": ["production"],
+        },
+        auth=project.auth,
+    )
+    assert created.status_code == 201, created.text
     return seeded
 
 

@@ -160,3 +160,53 @@ def test_media_in_an_input_is_uploaded_referenced_and_downloadable(langfuse: Lan
     assert download.content == picture
     assert download.headers["x-content-type-options"] == "nosniff"
     assert httpx.get(media.url.replace("token=", "token=x")).status_code == 403
+
+
+def test_prompts_are_versioned_labelled_and_fetched_by_the_sdk(langfuse: Langfuse) -> None:
+    first = langfuse.create_prompt(
+        name="support/answer",
+        prompt="Answer {{question}} briefly.",
+        labels=["production"],
+        tags=["support"],
+        config={"temperature": 0.2},
+        commit_message="v1",
+    )
+    second = langfuse.create_prompt(
+        name="support/answer", prompt="Answer {{question}} in detail.", labels=["staging"]
+    )
+    assert (first.version, second.version) == (1, 2)
+
+    production = langfuse.get_prompt("support/answer", cache_ttl_seconds=0)
+    assert production.version == 1
+    assert production.compile(question="why") == "Answer why briefly."
+    assert production.config == {"temperature": 0.2}
+    assert langfuse.get_prompt("support/answer", label="staging", cache_ttl_seconds=0).version == 2
+    assert langfuse.get_prompt("support/answer", label="latest", cache_ttl_seconds=0).version == 2
+    assert langfuse.get_prompt("support/answer", version=2, cache_ttl_seconds=0).tags == ["support"]
+
+    moved = langfuse.update_prompt(name="support/answer", version=2, new_labels=["production"])
+    assert "production" in moved.labels
+    assert langfuse.get_prompt("support/answer", cache_ttl_seconds=0).version == 2
+    assert (
+        "production"
+        not in langfuse.get_prompt("support/answer", version=1, cache_ttl_seconds=0).labels
+    )
+
+    chat = langfuse.create_prompt(
+        name="chat-bot",
+        type="chat",
+        labels=["production"],
+        prompt=[
+            {"role": "system", "content": "You are {{persona}}."},
+            {"role": "user", "content": "{{q}}"},
+        ],
+    )
+    fetched = langfuse.get_prompt("chat-bot", type="chat", cache_ttl_seconds=0)
+    assert fetched.version == chat.version == 1
+    assert fetched.compile(persona="kind", q="hi") == [
+        {"role": "system", "content": "You are kind."},
+        {"role": "user", "content": "hi"},
+    ]
+    listed = {p.name: p for p in langfuse.api.prompts.list().data}
+    assert listed["support/answer"].versions == [1, 2]
+    assert sorted(listed["support/answer"].labels) == ["latest", "production", "staging"]

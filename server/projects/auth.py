@@ -85,6 +85,14 @@ def require_project_for_ingestion(request: Request, state: StateDep) -> Principa
         raise _as_unauthorized_error(exc) from None
 
 
+def require_project_for_prompts(
+    principal: Annotated[Principal, Depends(require_project_for_ingestion)],
+) -> Principal:
+    """Prompt routes: the ingestion error shape, and a full key pair."""
+    return require_project(principal)
+
+
 ProjectDep = Annotated[Principal, Depends(require_project)]
+PromptKeyDep = Annotated[Principal, Depends(require_project_for_prompts)]
 AnyKeyDep = Annotated[Principal, Depends(authenticate)]
 IngestionKeyDep = Annotated[Principal, Depends(require_project_for_ingestion)]
