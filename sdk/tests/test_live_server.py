@@ -25,9 +25,12 @@ from server.config import load_settings  # noqa: E402
 from server.db.engine import make_engine  # noqa: E402
 
 from spyglass import (  # noqa: E402
+    ChatPrompt,
     Spyglass,
+    TextPrompt,
     current_observation_id,
     current_trace_id,
+    get_prompt,
     observe,
     score,
     update_current_observation,
@@ -168,3 +171,70 @@ def test_nested_calls_arrive_nested_with_generation_details_errors_and_scores(
     assert scores["relevance"]["comment"] == "looks right"
     assert scores["grounded"]["dataType"] == "BOOLEAN"
     assert scores["grounded"]["observationId"] == root["id"]
+
+
+def create_prompt(server_url: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(
+        f"{server_url}/api/public/v2/prompts", json=body, auth=(PUBLIC_KEY, SECRET_KEY), timeout=10
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def test_prompts_are_fetched_compiled_and_linked_to_generations(server_url: str) -> None:
+    name = "sdk e2e/greeting"
+    create_prompt(server_url, {"name": name, "prompt": "Hi {{name}} v1", "labels": ["production"]})
+    create_prompt(server_url, {"name": name, "prompt": "Hi {{ name }} v2", "labels": ["staging"]})
+    create_prompt(
+        server_url,
+        {
+            "name": "sdk-e2e-chat",
+            "type": "chat",
+            "prompt": [
+                {"role": "system", "content": "Talk about {{topic}}"},
+                {"type": "placeholder", "name": "history"},
+            ],
+            "labels": ["production"],
+            "config": {"temperature": 0.2},
+        },
+    )
+    client = Spyglass(server_url, PUBLIC_KEY, SECRET_KEY)
+    try:
+        production = get_prompt(name)
+        assert isinstance(production, TextPrompt) and not production.is_fallback
+        assert (production.version, production.labels) == (1, ["production"])
+        assert production.compile(name="Ada") == "Hi Ada v1"
+        second = get_prompt(name, version=2)
+        assert second.compile(name="Ada") == "Hi Ada v2"
+        assert get_prompt(name, label="staging").version == 2
+        chat = get_prompt("sdk-e2e-chat")
+        assert isinstance(chat, ChatPrompt) and chat.config == {"temperature": 0.2}
+        history = [{"role": "user", "content": "hi"}]
+        assert chat.compile(topic="tea", placeholders={"history": history}) == [
+            {"role": "system", "content": "Talk about tea"},
+            *history,
+        ]
+        with pytest.raises(LookupError):
+            get_prompt("no such prompt")
+        assert get_prompt("no such prompt", fallback="x").is_fallback
+
+        @observe(as_type="generation")
+        def generate_from_prompt() -> str:
+            update_current_observation(prompt=second, model="gpt-4o-mini")
+            return "answer"
+
+        @observe
+        def run() -> str | None:
+            generate_from_prompt()
+            return current_trace_id()
+
+        trace_id = run()
+        assert trace_id is not None
+        assert client.flush(timeout=10)
+        assert client.dropped == {}
+    finally:
+        client.shutdown(timeout=5)
+    trace = fetch_trace(server_url, trace_id)
+    generation = next(o for o in trace["observations"] if o["name"] == "generate_from_prompt")
+    assert (generation["promptName"], generation["promptVersion"]) == (name, 2)

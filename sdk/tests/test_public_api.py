@@ -9,13 +9,16 @@ import sys
 import spyglass
 
 PUBLIC = [
+    "ChatPrompt",
     "Observation",
     "Spyglass",
+    "TextPrompt",
     "__version__",
     "bind_context",
     "current_observation_id",
     "current_trace_id",
     "get_client",
+    "get_prompt",
     "observe",
     "score",
     "start_observation",

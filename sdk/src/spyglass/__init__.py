@@ -7,10 +7,11 @@
 
 Recording happens on the caller's thread and costs microseconds; serialization and sending
 happen on one background thread that never blocks the app, and the SDK's own failures are logged,
-never raised. See README.md for configuration.
+never raised (the one exception: `get_prompt` without a fallback, when the prompt cannot be
+had). See README.md for configuration.
 """
 
-from spyglass._client import Spyglass, __version__, get_client
+from spyglass._client import Spyglass, __version__, get_client, get_prompt
 from spyglass._context import (
     bind_context,
     current_observation_id,
@@ -21,16 +22,20 @@ from spyglass._context import (
     update_current_trace,
 )
 from spyglass._observe import observe
+from spyglass._prompts import ChatPrompt, TextPrompt
 from spyglass._records import Observation
 
 __all__ = [
+    "ChatPrompt",
     "Observation",
     "Spyglass",
+    "TextPrompt",
     "__version__",
     "bind_context",
     "current_observation_id",
     "current_trace_id",
     "get_client",
+    "get_prompt",
     "observe",
     "score",
     "start_observation",

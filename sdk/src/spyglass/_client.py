@@ -7,11 +7,13 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from spyglass import _env, _guard, _transport
+from spyglass import _env, _guard, _prompts, _transport
 from spyglass._events import EventEncoder
 
 if TYPE_CHECKING:
     import httpx
+
+    from spyglass._prompts import ChatPrompt, PromptType, TextPrompt
 
 __version__ = "0.1.0"
 
@@ -51,7 +53,8 @@ class Spyglass:
         timeout: HTTP timeout per request, in seconds.
         max_retries: attempts after the first for network errors, 429 and 5xx.
         shutdown_timeout: how long the flush at interpreter exit may take, in seconds.
-        transport: an `httpx` transport to send through (`httpx.MockTransport` in tests).
+        transport: an `httpx` transport to send through (`httpx.MockTransport` in tests); also
+            used by `get_prompt`.
     """
 
     def __init__(
@@ -92,6 +95,16 @@ class Spyglass:
         if enabled is None:
             enabled = _env.read_bool(_env.ENABLED) is not False
         self._transport: _transport.Transport | None = None
+        self._prompts: _prompts.PromptSource | None = None
+        if self.base_url and public_key and secret_key:
+            # Prompts are a read the app asks for: served even when tracing is turned off.
+            self._prompts = _prompts.PromptSource(
+                base_url=self.base_url,
+                public_key=public_key,
+                secret_key=secret_key,
+                user_agent=f"spyglass-python/{__version__}",
+                http_transport=transport,
+            )
         if enabled and not (self.base_url and public_key and secret_key):
             _warn_unconfigured()
             enabled = False
@@ -139,6 +152,8 @@ class Spyglass:
 
         Records made afterwards are dropped. Called for every client at interpreter exit.
         """
+        if self._prompts is not None:
+            self._prompts.close()
         if self._transport is None:
             return True
         try:
@@ -146,6 +161,56 @@ class Spyglass:
         except Exception as exc:  # pragma: no cover
             _guard.internal_error(exc, "shutdown")
             return False
+
+    def get_prompt(
+        self,
+        name: str,
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        cache_ttl_seconds: float = _prompts.DEFAULT_CACHE_TTL,
+        fallback: str | list[dict[str, Any]] | None = None,
+        type: PromptType | None = None,
+        fetch_timeout_seconds: float = _prompts.DEFAULT_FETCH_TIMEOUT,
+    ) -> TextPrompt | ChatPrompt:
+        """The prompt `name` from the server: a `TextPrompt` or a `ChatPrompt`.
+
+        `version` picks a version, `label` a label; with neither, the `production` label.
+        Answers are cached per (name, version, label) for `cache_ttl_seconds`; after that the
+        cached prompt is still returned at once while one background fetch refreshes it, so only
+        the first call for a prompt waits for the server (at most `fetch_timeout_seconds`).
+        `cache_ttl_seconds=0` fetches on every call.
+
+        When that first fetch fails (server unreachable, an error, or no such prompt), the
+        prompt is built from `fallback` (a string for a text prompt, a list of
+        `{"role", "content"}` messages for a chat prompt; `type` says which when it is
+        ambiguous), with `is_fallback=True` and version 0; a fallback is never linked to
+        generations. Without a fallback this raises `LookupError` (`PromptNotAvailable`): the
+        only exception the SDK raises to the app.
+        """
+        if version is not None and label is not None:
+            raise ValueError("get_prompt() takes a version or a label, not both")
+        source = self._prompts
+        if source is not None:
+            try:
+                return source.get(
+                    str(name), version, label, float(cache_ttl_seconds), fetch_timeout_seconds
+                )
+            except _prompts.PromptNotAvailable:
+                if fallback is None:
+                    raise
+            except Exception as exc:
+                _guard.internal_error(exc, "get_prompt")
+                if fallback is None:
+                    raise _prompts.PromptNotAvailable(
+                        f"could not fetch prompt {name!r}: {exc!r}"
+                    ) from exc
+        elif fallback is None:
+            raise _prompts.PromptNotAvailable(
+                f"cannot fetch prompt {name!r}: Spyglass is not configured (base_url, "
+                "public_key and secret_key are needed) and no fallback was given"
+            )
+        return _prompts.from_fallback(str(name), fallback, type)
 
     @property
     def dropped(self) -> dict[str, int]:
@@ -168,6 +233,28 @@ def get_client() -> Spyglass:
             return _active
     # Outside the lock: Spyglass() takes it to register itself.
     return Spyglass()
+
+
+def get_prompt(
+    name: str,
+    *,
+    version: int | None = None,
+    label: str | None = None,
+    cache_ttl_seconds: float = _prompts.DEFAULT_CACHE_TTL,
+    fallback: str | list[dict[str, Any]] | None = None,
+    type: PromptType | None = None,
+    fetch_timeout_seconds: float = _prompts.DEFAULT_FETCH_TIMEOUT,
+) -> TextPrompt | ChatPrompt:
+    """`get_client().get_prompt(...)`: see `Spyglass.get_prompt`."""
+    return get_client().get_prompt(
+        name,
+        version=version,
+        label=label,
+        cache_ttl_seconds=cache_ttl_seconds,
+        fallback=fallback,
+        type=type,
+        fetch_timeout_seconds=fetch_timeout_seconds,
+    )
 
 
 def _warn_unconfigured() -> None:

@@ -113,10 +113,12 @@ def update_current_observation(
     cost_details: Mapping[str, float] | None = None,
     completion_start_time: datetime | None = None,
     version: str | None = None,
+    prompt: Any = None,
 ) -> None:
     """Set fields of the innermost observation; see `Observation.update` for each argument.
 
-    For a generation: `model`, `model_parameters`, `usage_details`, `cost_details`. Outside any
+    For a generation: `model`, `model_parameters`, `usage_details`, `cost_details`, and
+    `prompt` (from `get_prompt`, links the generation to that prompt version). Outside any
     observation this does nothing (and says so in the log).
     """
     obs = current.get()
@@ -137,6 +139,7 @@ def update_current_observation(
             cost_details=cost_details,
             completion_start_time=completion_start_time,
             version=version,
+            prompt=prompt,
         )
     except Exception as exc:
         _guard.internal_error(exc, "update_current_observation")
@@ -336,6 +339,7 @@ def start_observation(
     model_parameters: Mapping[str, Any] | None = None,
     level: Level | None = None,
     version: str | None = None,
+    prompt: Any = None,
 ) -> ObservationScope:
     """An observation around a block of code, for what is not a function.
 
@@ -343,6 +347,7 @@ def start_observation(
             docs = index.search(query)
             obs.update(output=docs)
 
+    `prompt` (from `get_prompt`) links a generation to that prompt version.
     Works with `async with` too. Nested `@observe` calls and observations become its children.
     An exception leaving the block is recorded (level ERROR) and propagates unchanged.
     """
@@ -355,6 +360,7 @@ def start_observation(
         ("model_parameters", model_parameters),
         ("level", level),
         ("version", version),
+        ("prompt", prompt),
     ):
         if value is not None:
             fields[key] = value

@@ -148,6 +148,9 @@ class EventEncoder:
             body["costDetails"] = obs.cost_details
         if obs.version is not None:
             body["version"] = obs.version
+        if obs.prompt_name is not None and obs.type == "generation":
+            body["promptName"] = obs.prompt_name
+            body["promptVersion"] = obs.prompt_version
         if self._environment is not None:
             body["environment"] = self._environment
         return body

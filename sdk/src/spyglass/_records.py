@@ -132,6 +132,8 @@ class Observation:
         "usage_details",
         "cost_details",
         "version",
+        "prompt_name",
+        "prompt_version",
     )
 
     def __init__(
@@ -162,6 +164,8 @@ class Observation:
         self.usage_details: Any = None
         self.cost_details: Any = None
         self.version: str | None = None
+        self.prompt_name: str | None = None
+        self.prompt_version: int | None = None
 
     def __repr__(self) -> str:
         return f"<Observation {self.type} {self.name!r} id={self.id} trace_id={self.trace_id}>"
@@ -181,6 +185,7 @@ class Observation:
         cost_details: Mapping[str, float] | None = None,
         completion_start_time: datetime | None = None,
         version: str | None = None,
+        prompt: Any = None,
     ) -> None:
         """Set fields of this observation. Arguments left out keep their value.
 
@@ -188,6 +193,8 @@ class Observation:
         `metadata` is merged into the metadata set so far. `usage_details` takes token counts,
         flat (`{"input": 10, "output": 25}`) or as OpenAI's `usage` object;
         `cost_details` takes USD amounts (`{"input": 0.001, "output": 0.002}`).
+        `prompt` (from `get_prompt`) links a generation to that prompt version; a fallback
+        prompt is not linked.
         """
         if self.end_ns or not self.trace.sampled:
             if self.end_ns:
@@ -219,6 +226,13 @@ class Observation:
             self.completion_start_ns = _ns(completion_start_time)
         if version is not None:
             self.version = str(version)
+        if prompt is not None and not getattr(prompt, "is_fallback", False):
+            prompt_name, prompt_version = (
+                getattr(prompt, "name", None),
+                getattr(prompt, "version", None),
+            )
+            if isinstance(prompt_name, str) and isinstance(prompt_version, int):
+                self.prompt_name, self.prompt_version = prompt_name, prompt_version
 
     def _fail(self, exc: BaseException) -> None:
         """Record the exception that ends this observation (the caller re-raises it)."""
