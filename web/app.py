@@ -25,7 +25,8 @@ def home(request: Request, session: SessionDep, state: StateDep) -> HTMLResponse
     context = {
         "version": server.__version__,
         "base_url": str(request.base_url).rstrip("/"),
-        "projects": [p.name for p in list_projects(session)],
+        # No dashboard login yet (it comes with the dashboard), so no project names here.
+        "project_count": len(list_projects(session)),
         "database": "SQLite" if state.settings.is_sqlite else "PostgreSQL",
     }
     return templates.TemplateResponse(request, "home.html", context)
