@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,9 @@ from spyglass import (  # noqa: E402
 PUBLIC_KEY, SECRET_KEY = "pk-lf-sdk", "sk-lf-sdk"
 
 
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data_dir: Path = tmp_path_factory.mktemp("spyglass")
+@contextmanager
+def running_server(data_dir: Path) -> Iterator[str]:
+    """The real server on a SQLite file in data_dir, under uvicorn in a thread; yields its URL."""
     settings = load_settings(
         data_dir=data_dir,
         database_url=f"sqlite:///{data_dir / 's.db'}",
@@ -67,6 +68,12 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_server(tmp_path_factory.mktemp("spyglass")) as url:
+        yield url
 
 
 def fetch_trace(server_url: str, trace_id: str) -> dict[str, Any]:
