@@ -144,9 +144,7 @@ def spyglass_setup(url: str) -> tuple[dict[str, Callable[[int], int]], Callable[
 
     @observe(as_type="generation")
     def generation(x: int) -> int:
-        update_current_observation(
-            model="gpt-4o-mini", usage_details={"input": 12, "output": 30}
-        )
+        update_current_observation(model="gpt-4o-mini", usage_details={"input": 12, "output": 30})
         return x + 1
 
     def flush() -> None:
@@ -296,7 +294,6 @@ def child(sdk: str, url: str, mode: str, calls: int) -> dict[str, dict[str, floa
 def main(calls: int) -> None:
     import langfuse
     import opentelemetry.sdk.version as otel_version
-
     import spyglass
 
     fast, fast_url = start_sink(0.0)
