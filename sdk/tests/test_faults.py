@@ -210,13 +210,13 @@ def test_slow_server_calls_stay_fast_and_flush_returns_in_time(serve: Any) -> No
         elapsed = time.monotonic() - start
         assert 0.9 < elapsed < 1.5, f"flush(timeout=1) took {elapsed:.2f} s"
 
-        # Once the server answers, everything arrives: the 200 calls wait in one batch of 800
-        # events (a trace and three observations each) for a second 5 s request.
+        # Once the server answers, everything arrives, each event once. How the events split
+        # into (5 s) requests depends on where the first batch was cut: one or two requests.
         assert client.flush(timeout=12), "nothing arrived from the slow server"
         assert client.dropped == {}
         ids = recorder.all_ids()
         assert len(ids) == len(set(ids)) == 2 + 200 * 4
-        assert len(recorder.requests) == 2
+        assert 1 <= len(recorder.requests) <= 2
         assert sorted(recorder.accepted) == sorted(ids)
     finally:
         client.shutdown(timeout=1)
