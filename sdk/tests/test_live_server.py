@@ -245,3 +245,86 @@ def test_prompts_are_fetched_compiled_and_linked_to_generations(server_url: str)
     trace = fetch_trace(server_url, trace_id)
     generation = next(o for o in trace["observations"] if o["name"] == "generate_from_prompt")
     assert (generation["promptName"], generation["promptVersion"]) == (name, 2)
+
+
+@observe
+def stream_words(n: int) -> Iterator[str]:
+    for i in range(n):
+        yield f"w{i}"
+
+
+@observe(name="worker")
+def threaded_work(i: int) -> int:
+    return i * 2
+
+
+@observe(name="fan-out")
+def fan_out() -> str | None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from spyglass import bind_context
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert list(pool.map(bind_context(threaded_work), [1, 2])) == [2, 4]
+    assert list(stream_words(3)) == ["w0", "w1", "w2"]
+    return current_trace_id()
+
+
+def test_threads_generators_masking_and_sampling_as_stored_on_the_server(server_url: str) -> None:
+    def mask(value: Any) -> Any:  # the SDK hands over whole inputs and outputs
+        if isinstance(value, dict):
+            return {k: mask(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mask(v) for v in value]
+        return "[masked]" if isinstance(value, str) and "secret" in value else value
+
+    client = Spyglass(server_url, PUBLIC_KEY, SECRET_KEY, mask=mask)
+    try:
+        trace_id = fan_out()
+
+        @observe(name="leaky")
+        def leaky(password: str) -> str:
+            return "the secret is out"
+
+        leaky("secret-123")
+        assert client.flush(timeout=10)
+    finally:
+        client.shutdown(timeout=5)
+    assert trace_id is not None
+    trace = fetch_trace(server_url, trace_id)
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for observation in trace["observations"]:
+        by_name.setdefault(observation["name"], []).append(observation)
+    root = by_name["fan-out"][0]
+    assert [w["parentObservationId"] for w in by_name["worker"]] == [root["id"], root["id"]]
+    assert sorted(w["output"] for w in by_name["worker"]) == [2, 4]
+    (stream,) = by_name["stream_words"]
+    assert stream["parentObservationId"] == root["id"]
+    assert stream["endTime"] is not None
+
+    listed = httpx.get(
+        f"{server_url}/api/public/traces", params={"name": "leaky"}, auth=(PUBLIC_KEY, SECRET_KEY)
+    ).json()["data"]
+    assert listed, "the masked trace did not arrive"
+    leaked = fetch_trace(server_url, listed[0]["id"])
+    assert "secret" not in str(leaked["observations"]) and "secret" not in str(leaked["output"])
+    assert "[masked]" in str(leaked["observations"])
+
+    sampled_out = Spyglass(server_url, PUBLIC_KEY, SECRET_KEY, sample_rate=0.0)
+    try:
+
+        @observe(name="never-sampled")
+        def never() -> None:
+            return None
+
+        for _ in range(20):
+            never()
+        assert sampled_out.flush(timeout=10)
+    finally:
+        sampled_out.shutdown(timeout=5)
+    none = httpx.get(
+        f"{server_url}/api/public/traces",
+        params={"name": "never-sampled"},
+        auth=(PUBLIC_KEY, SECRET_KEY),
+    ).json()
+    assert none["data"] == []
