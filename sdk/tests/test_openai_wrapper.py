@@ -17,7 +17,12 @@ pytest.importorskip("openai")
 import openai  # noqa: E402
 
 from spyglass import Spyglass, current_trace_id, observe  # noqa: E402
-from spyglass.openai import AsyncOpenAI, OpenAI, usage_details  # noqa: E402
+from spyglass.openai import (  # noqa: E402
+    AsyncOpenAI,
+    OpenAI,
+    response_usage_details,
+    usage_details,
+)
 
 RESPONSE_MODEL = "gpt-4o-mini-2024-07-18"
 PIECES = ["Paris", " is the capital", " of France", "."]
@@ -73,6 +78,79 @@ def chunk(delta: dict[str, Any] | None, usage: dict[str, Any] | None = None) -> 
     }
 
 
+RESPONSES_USAGE = {
+    "input_tokens": 31,
+    "input_tokens_details": {"cached_tokens": 12},
+    "output_tokens": 8,
+    "output_tokens_details": {"reasoning_tokens": 3},
+    "total_tokens": 39,
+}
+RESPONSES_INPUT = "What is the capital of France?"
+INSTRUCTIONS = "Answer in one sentence."
+
+
+def response_object(status: str = "completed") -> dict[str, Any]:
+    """A Responses API `Response`, as the real API returns it."""
+    return {
+        "id": "resp_fake",
+        "object": "response",
+        "created_at": 1_730_000_000,
+        "status": status,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "max_output_tokens": None,
+        "model": RESPONSE_MODEL,
+        "output": (
+            [
+                {
+                    "type": "message",
+                    "id": "msg_1",
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": ANSWER, "annotations": []}],
+                }
+            ]
+            if status == "completed"
+            else []
+        ),
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "store": True,
+        "temperature": 0.2,
+        "text": {"format": {"type": "text"}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": RESPONSES_USAGE if status == "completed" else None,
+        "user": None,
+        "metadata": {},
+    }
+
+
+def response_events() -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": response_object("in_progress")},
+    ]
+    events += [
+        {
+            "type": "response.output_text.delta",
+            "item_id": "msg_1",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": piece,
+            "logprobs": [],
+        }
+        for piece in PIECES
+    ]
+    events.append({"type": "response.completed", "response": response_object()})
+    for number, event in enumerate(events):
+        event["sequence_number"] = number
+    return events
+
+
 class FakeOpenAI:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -97,6 +175,16 @@ class FakeOpenAI:
                             }
                         },
                     )
+                elif self.path.endswith("/responses"):
+                    if body.get("stream"):
+                        self._events(
+                            [
+                                f"event: {e['type']}\ndata: {json.dumps(e)}\n\n"
+                                for e in response_events()
+                            ]
+                        )
+                    else:
+                        self._json(200, response_object())
                 elif body.get("stream"):
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")
@@ -110,6 +198,13 @@ class FakeOpenAI:
                     self.wfile.write(b"data: [DONE]\n\n")
                 else:
                     self._json(200, completion())
+
+            def _events(self, events: list[str]) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for event in events:
+                    self.wfile.write(event.encode())
 
             def _json(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
@@ -327,6 +422,153 @@ def test_disabled_sdk_still_answers(fake: FakeOpenAI) -> None:
             model="gpt-4o-mini", messages=MESSAGES, stream=True
         )
         assert "".join(c.choices[0].delta.content or "" for c in stream) == ANSWER
+    finally:
+        client.shutdown(timeout=2)
+
+
+def assert_response_recorded(generation: dict[str, Any], *, streamed: bool = False) -> None:
+    assert generation["name"] == "OpenAI-generation"
+    assert generation["model"] == RESPONSE_MODEL
+    assert generation["modelParameters"] == {"temperature": 0.2, "max_output_tokens": 50}
+    assert generation["input"] == [
+        {"role": "system", "content": INSTRUCTIONS},
+        {"role": "user", "content": RESPONSES_INPUT},
+    ]
+    assert generation["output"] == ANSWER
+    assert generation["usageDetails"] == EXPECTED_USAGE
+    assert generation["metadata"] == {"metadata": {"purpose": "test"}}
+    assert ("completionStartTime" in generation) is streamed
+    assert "level" not in generation
+
+
+def ask_response(openai_client: Any, **extra: Any) -> Any:
+    return openai_client.responses.create(
+        model="gpt-4o-mini",
+        input=RESPONSES_INPUT,
+        instructions=INSTRUCTIONS,
+        temperature=0.2,
+        max_output_tokens=50,
+        metadata={"purpose": "test"},
+        **extra,
+    )
+
+
+def test_response_usage_details() -> None:
+    assert response_usage_details(RESPONSES_USAGE) == EXPECTED_USAGE
+    assert response_usage_details(None) is None
+
+
+def test_sync_response_nested_under_current_observation(
+    client: Spyglass, sink: Sink, fake: FakeOpenAI
+) -> None:
+    openai_client = OpenAI(api_key="sk-test", base_url=fake.base_url)
+
+    @observe
+    def ask() -> str:
+        response = ask_response(openai_client)
+        assert response.usage.input_tokens == 31
+        text: str = response.output_text
+        return text
+
+    assert ask() == ANSWER
+    assert fake.requests[-1]["instructions"] == INSTRUCTIONS
+    flushed(client)
+    (generation,) = generations(sink)
+    assert_response_recorded(generation)
+    assert generation["parentObservationId"] == sink.observation("ask")["id"]
+
+
+def test_response_input_list_without_instructions(
+    client: Spyglass, sink: Sink, fake: FakeOpenAI
+) -> None:
+    openai_client = OpenAI(api_key="sk-test", base_url=fake.base_url)
+    openai_client.responses.create(model="gpt-4o-mini", input=MESSAGES)
+    flushed(client)
+    (generation,) = generations(sink)
+    assert generation["input"] == MESSAGES
+    assert generation["output"] == ANSWER
+    assert "modelParameters" not in generation or not generation["modelParameters"]
+
+
+def test_async_response(client: Spyglass, sink: Sink, fake: FakeOpenAI) -> None:
+    async def run() -> str:
+        openai_client = AsyncOpenAI(api_key="sk-test", base_url=fake.base_url)
+        response = await ask_response(openai_client)
+        await openai_client.close()
+        text: str = response.output_text
+        return text
+
+    assert asyncio.run(run()) == ANSWER
+    flushed(client)
+    (generation,) = generations(sink)
+    assert_response_recorded(generation)
+
+
+def test_sync_response_stream(client: Spyglass, sink: Sink, fake: FakeOpenAI) -> None:
+    openai_client = OpenAI(api_key="sk-test", base_url=fake.base_url)
+    stream = ask_response(openai_client, stream=True)
+    events = list(stream)
+    assert events[-1].type == "response.completed"
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == ANSWER
+    flushed(client)
+    (generation,) = generations(sink)
+    assert_response_recorded(generation, streamed=True)
+
+
+def test_async_response_stream(client: Spyglass, sink: Sink, fake: FakeOpenAI) -> None:
+    async def run() -> str:
+        openai_client = AsyncOpenAI(api_key="sk-test", base_url=fake.base_url)
+        stream = await ask_response(openai_client, stream=True)
+        text = ""
+        async for event in stream:
+            if event.type == "response.output_text.delta":
+                text += event.delta
+        await openai_client.close()
+        return text
+
+    assert asyncio.run(run()) == ANSWER
+    flushed(client)
+    (generation,) = generations(sink)
+    assert_response_recorded(generation, streamed=True)
+
+
+def test_response_api_error_is_recorded_and_reraised_unchanged(
+    client: Spyglass, sink: Sink, fake: FakeOpenAI
+) -> None:
+    openai_client = OpenAI(api_key="sk-test", base_url=fake.base_url, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as raised:
+        openai_client.responses.create(model="bad-model", input=RESPONSES_INPUT)
+    assert raised.value.status_code == 400
+    flushed(client)
+    (generation,) = generations(sink)
+    assert generation["level"] == "ERROR"
+    assert generation["statusMessage"].startswith("BadRequestError: ")
+    assert generation["model"] == "bad-model"
+    assert generation["input"] == RESPONSES_INPUT
+    assert "output" not in generation
+
+
+def test_async_response_api_error(client: Spyglass, sink: Sink, fake: FakeOpenAI) -> None:
+    async def run() -> None:
+        openai_client = AsyncOpenAI(api_key="sk-test", base_url=fake.base_url, max_retries=0)
+        try:
+            await openai_client.responses.create(model="bad-model", input=RESPONSES_INPUT)
+        finally:
+            await openai_client.close()
+
+    with pytest.raises(openai.BadRequestError):
+        asyncio.run(run())
+    flushed(client)
+    (generation,) = generations(sink)
+    assert generation["level"] == "ERROR"
+
+
+def test_disabled_sdk_still_answers_responses(fake: FakeOpenAI) -> None:
+    client = Spyglass(enabled=False)
+    try:
+        openai_client = OpenAI(api_key="sk-test", base_url=fake.base_url)
+        assert openai_client.responses.create(model="m", input="hi").output_text == ANSWER
     finally:
         client.shutdown(timeout=2)
 

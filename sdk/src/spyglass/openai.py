@@ -1,4 +1,4 @@
-"""Drop-in OpenAI clients that record every chat completion as a Spyglass generation.
+"""Drop-in OpenAI clients that record chat completions and responses as Spyglass generations.
 
     from spyglass.openai import OpenAI   # instead of `from openai import OpenAI`
 
@@ -6,12 +6,14 @@
     client.chat.completions.create(model="gpt-4o-mini", messages=[...])
 
 `OpenAI` and `AsyncOpenAI` are subclasses of the `openai` package's clients; only
-`chat.completions.create` (sync, async, and `stream=True`) is changed. Each call becomes a
-`generation` observation, nested under the current observation (an `@observe` function or a
-`start_observation` block) or else the root of a new trace. It records the model (the one the
-response names, else the requested one), the model parameters (the request's other arguments),
-the messages as input, the assistant message as output, token usage, and, for a stream, the
-time of the first chunk. An API error is recorded (level ERROR) and re-raised unchanged.
+`chat.completions.create` and `responses.create` (sync, async, `stream=True`) are changed.
+Each call becomes a `generation` observation, nested under the current observation (an
+`@observe` function or a `start_observation` block) or else the root of a new trace. It records
+the model (the one the response names, else the requested one), the model parameters (the
+request's other arguments), the messages (Responses API: `input`, after `instructions` as a
+system message) as input, the assistant message (Responses API: `output_text`) as output, token
+usage, and, for a stream, the time of the first chunk (Responses API: first text delta). An API
+error is recorded (level ERROR) and re-raised unchanged.
 
 Recording never breaks the call: whatever goes wrong inside the SDK is logged and swallowed.
 Requires `openai>=1.40` (`pip install "spyglass[openai]"`).
@@ -31,6 +33,8 @@ from openai.resources.chat import AsyncChat as _AsyncChat
 from openai.resources.chat import Chat as _Chat
 from openai.resources.chat.completions import AsyncCompletions as _AsyncCompletions
 from openai.resources.chat.completions import Completions as _Completions
+from openai.resources.responses import AsyncResponses as _AsyncResponses
+from openai.resources.responses import Responses as _Responses
 
 from spyglass import _context, _guard
 from spyglass._records import Observation
@@ -42,7 +46,7 @@ try:  # `Omit` is newer than `NotGiven`
 except ImportError:  # pragma: no cover
     _SENTINELS = (_NotGiven,)
 
-__all__ = ["AsyncOpenAI", "OpenAI"]
+__all__ = ["AsyncOpenAI", "OpenAI", "response_usage_details", "usage_details"]
 
 GENERATION_NAME = "OpenAI-generation"
 
@@ -255,6 +259,161 @@ class _Accumulator:
 
 
 # ---------------------------------------------------------------------------------------------
+# The Responses API
+
+# Request arguments of `responses.create` that are not model parameters.
+_NOT_RESPONSE_PARAMETERS = frozenset(
+    {
+        "input",
+        "instructions",
+        "model",
+        "stream",
+        "stream_options",
+        "extra_headers",
+        "extra_query",
+        "extra_body",
+        "timeout",
+        "tools",
+        "metadata",
+    }
+)
+
+
+def _start_response(kwargs: dict[str, Any]) -> Observation | None:
+    """Begin the generation for a `responses.create(**kwargs)` call. Never raises."""
+    obs = _context.begin(GENERATION_NAME, "generation")
+    if obs is None:
+        return None
+    try:
+        parameters = {
+            key: value
+            for key, value in kwargs.items()
+            if key not in _NOT_RESPONSE_PARAMETERS and _given(value)
+        }
+        metadata: dict[str, Any] = {
+            key: kwargs[key]
+            for key in ("tools", "metadata")
+            if key in kwargs and _given(kwargs[key])
+        }
+        given_input = kwargs.get("input")
+        recorded_input: Any = given_input if _given(given_input) else None
+        instructions = kwargs.get("instructions")
+        if isinstance(instructions, str) and instructions:
+            if isinstance(recorded_input, str):
+                rest: list[Any] = [{"role": "user", "content": recorded_input}]
+            elif isinstance(recorded_input, list):
+                rest = list(recorded_input)
+            else:
+                rest = []
+            recorded_input = [{"role": "system", "content": instructions}, *rest]
+        model = kwargs.get("model")
+        obs.update(
+            input=recorded_input,
+            model=model if isinstance(model, str) else None,
+            model_parameters=parameters or None,
+            metadata=metadata or None,
+        )
+    except Exception as exc:
+        _guard.internal_error(exc, "recording an OpenAI Responses request")
+    return obs
+
+
+def response_usage_details(usage: Any) -> dict[str, int] | None:
+    """The Responses API's `usage` (input/output tokens) in the usageDetails key style."""
+    if usage is None:
+        return None
+
+    def field(source: Any, key: str) -> Any:
+        return source.get(key) if isinstance(source, dict) else getattr(source, key, None)
+
+    return usage_details(
+        {
+            "prompt_tokens": field(usage, "input_tokens"),
+            "completion_tokens": field(usage, "output_tokens"),
+            "total_tokens": field(usage, "total_tokens"),
+            "prompt_tokens_details": field(usage, "input_tokens_details"),
+            "completion_tokens_details": field(usage, "output_tokens_details"),
+        }
+    )
+
+
+def _response_output(response: Any) -> Any:
+    """`output_text` when the response has text, else its output items."""
+    text = getattr(response, "output_text", None)
+    if isinstance(text, str) and text:
+        return text
+    output = getattr(response, "output", None)
+    if isinstance(output, list):
+        return [_message(item) for item in output]
+    return None
+
+
+def _record_responses_response(obs: Observation, response: Any) -> None:
+    """Fill in a generation from a `Response` (anything else, e.g. a raw response: nothing)."""
+    try:
+        if getattr(response, "object", None) != "response":
+            return
+        model = getattr(response, "model", None)
+        obs.update(
+            model=model if isinstance(model, str) and model else None,
+            output=_response_output(response),
+            usage_details=response_usage_details(getattr(response, "usage", None)),
+        )
+    except Exception as exc:
+        _guard.internal_error(exc, "recording an OpenAI Responses response")
+
+
+class _ResponsesAccumulator:
+    """Collects a streamed Responses call, event by event."""
+
+    __slots__ = ("obs", "text", "response", "done")
+
+    def __init__(self, obs: Observation) -> None:
+        self.obs = obs
+        self.text: list[str] = []
+        self.response: Any = None
+        self.done = False
+
+    def add(self, event: Any) -> bool:
+        try:
+            kind = getattr(event, "type", None)
+            if kind == "response.output_text.delta":
+                if not self.obs.completion_start_ns:
+                    self.obs.completion_start_ns = time.time_ns()
+                delta = getattr(event, "delta", None)
+                if isinstance(delta, str):
+                    self.text.append(delta)
+            elif kind in ("response.completed", "response.incomplete", "response.failed"):
+                self.response = getattr(event, "response", None)
+        except Exception as exc:
+            _guard.internal_error(exc, "recording an OpenAI Responses stream event")
+        return True
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        obs = self.obs
+        try:
+            response = self.response
+            output = _response_output(response) if response is not None else None
+            if output is None and self.text:
+                output = "".join(self.text)
+            model = getattr(response, "model", None)
+            obs.update(
+                model=model if isinstance(model, str) and model else None,
+                output=output,
+                usage_details=response_usage_details(getattr(response, "usage", None)),
+            )
+        except Exception as error:
+            _guard.internal_error(error, "recording an OpenAI Responses stream")
+        if exc is None:
+            _context.finish(obs)
+        else:
+            _context.fail(obs, exc)
+
+
+# ---------------------------------------------------------------------------------------------
 # Streams
 
 
@@ -265,7 +424,7 @@ class RecordedStream:
     not found here is looked up on the wrapped stream.
     """
 
-    def __init__(self, stream: Any, accumulator: _Accumulator) -> None:
+    def __init__(self, stream: Any, accumulator: _Accumulator | _ResponsesAccumulator) -> None:
         self._stream = stream
         self._accumulator = accumulator
         self._iterator = self._chunks()
@@ -313,7 +472,7 @@ class RecordedStream:
 class AsyncRecordedStream:
     """The async counterpart of `RecordedStream`, around an `openai.AsyncStream`."""
 
-    def __init__(self, stream: Any, accumulator: _Accumulator) -> None:
+    def __init__(self, stream: Any, accumulator: _Accumulator | _ResponsesAccumulator) -> None:
         self._stream = stream
         self._accumulator = accumulator
         self._iterator = self._chunks()
@@ -417,6 +576,44 @@ class AsyncCompletions(_AsyncCompletions):
         return response
 
 
+class Responses(_Responses):
+    """`responses` whose `create` is recorded."""
+
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        obs = _start_response(kwargs)
+        if obs is None:
+            return super().create(*args, **kwargs)
+        try:
+            response = super().create(*args, **kwargs)
+        except BaseException as exc:
+            _context.fail(obs, exc)
+            raise
+        if kwargs.get("stream") is True and isinstance(response, _openai.Stream):
+            return RecordedStream(response, _ResponsesAccumulator(obs))
+        _record_responses_response(obs, response)
+        _context.finish(obs)
+        return response
+
+
+class AsyncResponses(_AsyncResponses):
+    """`responses` of the async client, whose `create` is recorded."""
+
+    async def create(self, *args: Any, **kwargs: Any) -> Any:
+        obs = _start_response(kwargs)
+        if obs is None:
+            return await super().create(*args, **kwargs)
+        try:
+            response = await super().create(*args, **kwargs)
+        except BaseException as exc:
+            _context.fail(obs, exc)
+            raise
+        if kwargs.get("stream") is True and isinstance(response, _openai.AsyncStream):
+            return AsyncRecordedStream(response, _ResponsesAccumulator(obs))
+        _record_responses_response(obs, response)
+        _context.finish(obs)
+        return response
+
+
 class Chat(_Chat):
     @cached_property
     def completions(self) -> Completions:
@@ -430,16 +627,24 @@ class AsyncChat(_AsyncChat):
 
 
 class OpenAI(_openai.OpenAI):
-    """`openai.OpenAI`, with `chat.completions.create` recorded as Spyglass generations."""
+    """`openai.OpenAI`, with `chat.completions.create` and `responses.create` recorded."""
 
     @cached_property
     def chat(self) -> Chat:
         return Chat(self)
 
+    @cached_property
+    def responses(self) -> Responses:
+        return Responses(self)
+
 
 class AsyncOpenAI(_openai.AsyncOpenAI):
-    """`openai.AsyncOpenAI`, with `chat.completions.create` recorded as Spyglass generations."""
+    """`openai.AsyncOpenAI`, with `chat.completions.create` and `responses.create` recorded."""
 
     @cached_property
     def chat(self) -> AsyncChat:
         return AsyncChat(self)
+
+    @cached_property
+    def responses(self) -> AsyncResponses:
+        return AsyncResponses(self)
