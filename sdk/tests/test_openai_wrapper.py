@@ -608,3 +608,45 @@ def _ask_through_the_live_server(live: Any, url: str, fake: FakeOpenAI) -> None:
     assert generation["usageDetails"]["input"] == EXPECTED_USAGE["input"]
     assert generation["usageDetails"]["output"] == EXPECTED_USAGE["output"]
     assert generation["usageDetails"]["input_cached_tokens"] == 12
+
+
+def test_async_and_streamed_calls_as_stored_on_the_live_server(
+    fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    live = pytest.importorskip("test_live_server")
+    with live.running_server(tmp_path_factory.mktemp("spyglass-openai-stream")) as url:
+        client = Spyglass(url, live.PUBLIC_KEY, live.SECRET_KEY)
+        try:
+            sync_client = OpenAI(api_key="sk-test", base_url=fake.base_url)
+            async_client = AsyncOpenAI(api_key="sk-test", base_url=fake.base_url)
+
+            @observe
+            async def ask_all() -> str | None:
+                stream = sync_client.chat.completions.create(
+                    model="gpt-4o-mini", messages=MESSAGES, stream=True
+                )
+                assert "".join(c.choices[0].delta.content or "" for c in stream) == ANSWER
+                await async_client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+                astream = await async_client.chat.completions.create(
+                    model="gpt-4o-mini", messages=MESSAGES, stream=True
+                )
+                parts = [c.choices[0].delta.content or "" async for c in astream if c.choices]
+                assert "".join(parts) == ANSWER
+                return current_trace_id()
+
+            trace_id = asyncio.run(ask_all())
+            assert trace_id is not None
+            assert client.flush(timeout=10)
+        finally:
+            client.shutdown(timeout=5)
+        trace = live.fetch_trace(url, trace_id)
+    generations = [o for o in trace["observations"] if o["type"] == "GENERATION"]
+    assert len(generations) == 3
+    for generation in generations:
+        assert generation["model"] == RESPONSE_MODEL
+        assert generation["input"] == MESSAGES
+        assert generation["output"]["content"] == ANSWER
+        assert generation["usageDetails"]["input"] == EXPECTED_USAGE["input"]
+        assert generation["usageDetails"]["output"] == EXPECTED_USAGE["output"]
+    streamed = [g for g in generations if g["completionStartTime"] is not None]
+    assert len(streamed) == 2  # the two streams record their first chunk
