@@ -21,7 +21,7 @@ from server.ingest.schemas import (
     ScoresPartiallyAccepted,
 )
 from server.ingest.scores import ScoreBody, score_record
-from server.ingest.writer import AtCapacity, Failures
+from server.ingest.store import store_records
 from server.projects.auth import AnyKeyDep, IngestionKeyDep
 from server.responses import ApiResponse
 
@@ -41,13 +41,6 @@ async def _json_body(request: Request, state: StateDep) -> Any:
         return parse_json(raw)
     except InvalidJSON as exc:
         raise BadRequest([{"message": f"body is not valid JSON: {exc}"}]) from None
-
-
-async def _store(state: StateDep, records: list[Record]) -> Failures:
-    try:
-        return await state.writer.write(records)
-    except AtCapacity:
-        raise Unavailable("Spyglass is busy storing earlier data; retry shortly.") from None
 
 
 @router.post(
@@ -80,7 +73,7 @@ async def ingest_batch(request: Request, state: StateDep, principal: IngestionKe
         records.extend(event_records)
         if event_records:  # sdk-log events are logged and appear in neither list
             successes.append({"id": event_id, "status": 201})
-    failures = await _store(state, records)
+    failures = await store_records(state, records)
     if failures:
         successes = [s for s in successes if s["id"] not in failures]
         errors.extend(
@@ -112,7 +105,7 @@ async def create_scores(request: Request, state: StateDep, principal: AnyKeyDep)
         record = _score(payload, principal.project_id, now)
         if isinstance(record, str):
             raise BadRequest([{"message": record}])
-        if await _store(state, [record]):
+        if await store_records(state, [record]):
             raise Unavailable("the score could not be stored; retry")
         return ApiResponse({"id": record.id}, status_code=200)
     if not isinstance(payload, list):
@@ -125,7 +118,7 @@ async def create_scores(request: Request, state: StateDep, principal: AnyKeyDep)
             rejections.append(outcome)
         else:
             records.append(outcome)
-    failures = await _store(state, records)
+    failures = await store_records(state, records)
     rejections.extend(f"score {event_id!r} {reason}" for event_id, reason in failures.items())
     if not rejections:
         return ApiResponse({"message": "Accepted"}, status_code=202)

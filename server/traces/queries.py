@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -120,10 +120,8 @@ def aggregates(
     session: Session, project_id: str, trace_ids: Sequence[str]
 ) -> dict[str, TraceAggregate]:
     """Latency, cost and child ids of several traces, in two queries."""
-    result: dict[str, TraceAggregate] = defaultdict(TraceAggregate)
     if not trace_ids:
-        return result
-    bounds: dict[str, list[datetime]] = {}
+        return defaultdict(TraceAggregate)
     obs_query = select(
         Observation.trace_id,
         Observation.id,
@@ -131,9 +129,27 @@ def aggregates(
         Observation.end_time,
         Observation.total_cost,
     ).where(Observation.project_id == project_id, Observation.trace_id.in_(trace_ids))
-    for trace_id, obs_id, start, end, cost in session.execute(
-        obs_query.order_by(Observation.start_time)
-    ):
+    result = totals(session.execute(obs_query.order_by(Observation.start_time)).all())
+    score_query = select(Score.trace_id, Score.id).where(
+        Score.project_id == project_id, Score.trace_id.in_(trace_ids)
+    )
+    for scored_trace, score_id in session.execute(score_query):
+        if scored_trace is not None:
+            result[scored_trace].score_ids.append(score_id)
+    return result
+
+
+ObservationTiming = tuple[str, str, datetime, datetime | None, float | None]
+
+
+def totals(rows: Iterable[ObservationTiming]) -> dict[str, TraceAggregate]:
+    """Per trace: observation ids, total cost, and latency from the first start to the last end.
+
+    Rows are (trace id, observation id, start, end, cost), ordered by start.
+    """
+    result: dict[str, TraceAggregate] = defaultdict(TraceAggregate)
+    bounds: dict[str, list[datetime]] = {}
+    for trace_id, obs_id, start, end, cost in rows:
         agg = result[trace_id]
         agg.observation_ids.append(obs_id)
         agg.total_cost += cost or 0.0
@@ -142,12 +158,6 @@ def aggregates(
         first_last[1] = max(first_last[1], end or start)
     for trace_id, (first, last) in bounds.items():
         result[trace_id].latency = (last - first).total_seconds()
-    score_query = select(Score.trace_id, Score.id).where(
-        Score.project_id == project_id, Score.trace_id.in_(trace_ids)
-    )
-    for scored_trace, score_id in session.execute(score_query):
-        if scored_trace is not None:
-            result[scored_trace].score_ids.append(score_id)
     return result
 
 

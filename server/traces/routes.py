@@ -104,7 +104,10 @@ def get_trace(trace_id: str, session: SessionDep, principal: ProjectDep) -> dict
         raise NotFound(f"Trace {trace_id[:200]} not found within authorized project")
     observations = queries.observations_of(session, principal.project_id, trace.id)
     scores = queries.scores_of(session, principal.project_id, trace.id)
-    agg = queries.aggregates(session, principal.project_id, [trace.id])[trace.id]
+    # Latency and cost from the observations already loaded, not a second query.
+    agg = queries.totals(
+        (o.trace_id, o.id, o.start_time, o.end_time, o.total_cost) for o in observations
+    )[trace.id]
     view = trace_view(trace)
     view["observations"] = [observation_view(o) for o in observations]
     view["scores"] = [score_view(s) for s in scores]

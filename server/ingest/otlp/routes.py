@@ -15,13 +15,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from starlette.responses import Response
 
 from server.deps import StateDep
-from server.errors import ApiError, Unavailable
+from server.errors import ApiError
 from server.ingest.body import read_body
 from server.ingest.otlp import decode
 from server.ingest.otlp.content import content_from_events
 from server.ingest.otlp.mapping import span_records
 from server.ingest.records import Kind, Record
-from server.ingest.writer import AtCapacity
+from server.ingest.store import store_records
 from server.projects.auth import ProjectDep
 
 log = logging.getLogger("spyglass.otlp")
@@ -63,13 +63,6 @@ def _reply(protobuf: bool, rejected: int, message: str, *, logs: bool = False) -
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-async def _write(state: StateDep, records: list[Record]) -> dict[str, str]:
-    try:
-        return await state.writer.write(records)
-    except AtCapacity:
-        raise Unavailable("Spyglass is busy storing earlier data; retry shortly.") from None
-
-
 @router.post("/api/public/otel/v1/traces", summary="OTLP/HTTP traces (protobuf or JSON)")
 @router.post("/v1/traces", summary="OTLP/HTTP traces at the standard path")
 async def otlp_traces(request: Request, state: StateDep, principal: ProjectDep) -> Response:
@@ -100,7 +93,7 @@ async def otlp_traces(request: Request, state: StateDep, principal: ProjectDep) 
             error="Invalid request data",
             status=400,
         )
-    failures = await _write(state, records)
+    failures = await store_records(state, records)
     rejected.extend(
         f"span {event_id.split(':')[-1]} {reason}" for event_id, reason in failures.items()
     )
@@ -126,7 +119,7 @@ async def otlp_logs(request: Request, state: StateDep, principal: ProjectDep) ->
         _content_record(trace_id, span_id, items, principal.project_id)
         for (trace_id, span_id), items in by_span.items()
     ]
-    await _write(state, [r for r in records if r is not None])
+    await store_records(state, [r for r in records if r is not None])
     return _reply(protobuf, 0, "", logs=True)
 
 
