@@ -3,11 +3,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
+import server.db.models  # noqa: F401  (fills the metadata)
 from server.config import load_settings
 from server.db.base import metadata
 from server.db.engine import make_engine
-
-import server.db.models  # noqa: F401  (fills the metadata)
+from server.db.migrate import include_name
 
 config = context.config
 
@@ -28,6 +28,7 @@ def run_migrations_online() -> None:
             # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -10,7 +10,13 @@ from sqlalchemy import inspect
 import server.db.models  # noqa: F401
 from server.db.base import metadata
 from server.db.engine import make_engine
-from server.db.migrate import alembic_config, current_revision, head_revision, upgrade_to_head
+from server.db.migrate import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    include_name,
+    upgrade_to_head,
+)
 from tests.conftest import fresh_database_url
 
 
@@ -26,7 +32,7 @@ def test_migrations_build_the_schema_from_empty_and_match_the_models(
         assert {"projects", "api_keys", "traces", "observations", "scores"} <= tables
         with engine.connect() as conn:
             drift = compare_metadata(
-                MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+                MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name}), metadata
             )
         assert drift == []
     finally:

@@ -15,7 +15,7 @@ from typing import Any
 
 from server.ingest.environment import DEFAULT_ENVIRONMENT
 from server.ingest.records import Kind, Record
-from server.ingest.usage import total_cost
+from server.ingest.usage import token_totals, total_cost
 
 Row = dict[str, Any]
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -87,6 +87,10 @@ def new_row(record: Record, now: datetime) -> Row:
             usage_unit=None,
             cost_details=None,
             total_cost=None,
+            input_tokens=None,
+            output_tokens=None,
+            total_tokens=None,
+            duration_ms=None,
             prompt_name=None,
             prompt_version=None,
             provisional=True,
@@ -159,3 +163,10 @@ def _after_merge(row: Row, record: Record, now: datetime) -> None:
     if row["end_time"] is not None and row["end_time"] < row["start_time"]:
         row["end_time"] = row["start_time"]
     row["total_cost"] = total_cost(row["cost_details"])
+    row["input_tokens"], row["output_tokens"], row["total_tokens"] = token_totals(
+        row["usage_details"]
+    )
+    end = row["end_time"]
+    row["duration_ms"] = (
+        None if end is None else (end - row["start_time"]).total_seconds() * 1000.0
+    )

@@ -121,3 +121,15 @@ def total_cost(cost: dict[str, float] | None) -> float | None:
     if "total" in cost:
         return cost["total"]
     return sum(cost.values())
+
+
+def token_totals(usage: dict[str, int] | None) -> tuple[int | None, int | None, int | None]:
+    """(input, output, total) tokens of a usage map; detail keys count toward their side."""
+    if not usage:
+        return None, None, None
+    inputs = [v for k, v in usage.items() if k.startswith("input")]
+    outputs = [v for k, v in usage.items() if k.startswith("output")]
+    total = usage.get("total")
+    if total is None:
+        total = sum(v for k, v in usage.items() if k != "total")
+    return (sum(inputs) if inputs else None, sum(outputs) if outputs else None, total)

@@ -29,6 +29,7 @@ from server.db.dialect import lock_keys, refresh_statistics, upsert
 from server.db.models import Observation, Score, Trace
 from server.ingest.merge import Row, apply, new_row
 from server.ingest.records import Kind, Record
+from server.ingest.rollups import refresh_trace_rollups
 
 log = logging.getLogger("spyglass.writer")
 
@@ -194,6 +195,23 @@ class IngestWriter:
                     kind_rows = [row for (k, _, _), row in rows.items() if k is kind]
                     columns = [c.name for c in table.columns if not c.primary_key]
                     upsert(conn, table, kind_rows, key=("project_id", "id"), update=columns)
+                refresh_trace_rollups(conn, _touched_traces(rows, existing[Kind.OBSERVATION]))
+
+
+def _touched_traces(
+    rows: dict[tuple[Kind, str, str], Row], stored: dict[tuple[str, str], Row]
+) -> set[tuple[str, str]]:
+    touched = set()
+    for (kind, project_id, obs_id), row in rows.items():
+        if kind is not Kind.OBSERVATION:
+            continue
+        # A provisional update that named no trace holds its own id as a placeholder.
+        if not (row["provisional"] and row["trace_id"] == row["id"]):
+            touched.add((project_id, row["trace_id"]))
+        before = stored.get((project_id, obs_id))
+        if before is not None and before["trace_id"] != row["trace_id"]:
+            touched.add((project_id, before["trace_id"]))
+    return touched
 
 
 def _lock_keys(records: Iterable[Record]) -> list[str]:

@@ -4,16 +4,22 @@ from server.db.models.media import Media
 from server.db.models.observation import Observation
 from server.db.models.project import ApiKey, Project
 from server.db.models.prompt import PromptLabel, PromptVersion
+from server.db.models.rollup import TraceRollup
 from server.db.models.score import Score
 from server.db.models.trace import Trace
+from server.db.models.user import Membership, ServerSetting, User
 
 __all__ = [
     "ApiKey",
     "Media",
+    "Membership",
     "Observation",
     "Project",
     "PromptLabel",
     "PromptVersion",
     "Score",
+    "ServerSetting",
     "Trace",
+    "TraceRollup",
+    "User",
 ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db.base import Base
@@ -38,6 +38,12 @@ class Observation(Base):
     cost_details: Mapped[dict[str, float] | None] = mapped_column(PortableJSON)
     # Denormalised from cost_details for aggregation: the "total" entry, else the sum.
     total_cost: Mapped[float | None] = mapped_column(Float)
+    # Denormalised from usage_details and the times, so that metrics over millions of rows
+    # never parse JSON: all input keys, all output keys, and "total" (else their sum).
+    input_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    output_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    total_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    duration_ms: Mapped[float | None] = mapped_column(Float)
     prompt_name: Mapped[str | None] = mapped_column(Text)
     prompt_version: Mapped[int | None] = mapped_column(Integer)
     # See Trace.implicit: trace_id, start_time and environment are still defaults.
@@ -49,4 +55,5 @@ class Observation(Base):
     __table_args__ = (
         Index("ix_observations_project_trace", "project_id", "trace_id", "start_time"),
         Index("ix_observations_project_start", "project_id", "start_time"),
+        Index("ix_observations_project_model", "project_id", "model", "start_time"),
     )
