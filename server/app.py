@@ -24,7 +24,7 @@ from server.responses import ApiResponse
 from server.scores.routes import router as scores_router
 from server.sessions.routes import router as sessions_router
 from server.traces.routes import router as traces_router
-from web.app import dashboard_router, mount_static
+from web.app import install as install_dashboard
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -75,6 +75,5 @@ def create_app(settings: Settings) -> FastAPI:
         sessions_router,
     ):
         app.include_router(router)
-    app.include_router(dashboard_router)
-    mount_static(app)
+    install_dashboard(app, state)
     return app

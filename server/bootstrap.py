@@ -10,8 +10,12 @@ from sqlalchemy.orm import Session
 from server.config import Settings
 from server.db.migrate import upgrade_to_head
 from server.projects import queries
+from server.users import queries as users
 
 DEFAULT_PROJECT = "default"
+
+
+FIRST_USER_EMAIL = "admin@spyglass.local"
 
 
 @dataclass
@@ -21,15 +25,46 @@ class FirstKeys:
     secret_key: str
 
 
-def prepare_database(engine: Engine, settings: Settings) -> FirstKeys | None:
-    """Migrate to head and seed projects; returns a key pair that was just created, to print once."""
+@dataclass
+class FirstUser:
+    email: str
+    password: str
+
+
+@dataclass
+class Created:
+    """What first start made that must be shown once (the secrets are not stored)."""
+
+    keys: FirstKeys | None = None
+    user: FirstUser | None = None
+
+
+def prepare_database(engine: Engine, settings: Settings) -> Created:
+    """Migrate to head, seed projects and the first dashboard user; returns what to print once."""
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_to_head(engine)
     with Session(engine) as session:
-        created = _init_from_settings(session, settings) or _first_start(session)
+        keys = _init_from_settings(session, settings) or _first_start(session)
+        user = _first_user(session, settings)
         session.commit()
-    return created
+    return Created(keys, user)
+
+
+def _first_user(session: Session, settings: Settings) -> FirstUser | None:
+    """With no user at all, create one who owns every project (else nobody could sign in)."""
+    if users.count_users(session) > 0:
+        return None
+    if settings.init_user_email:
+        user = users.create_user(session, settings.init_user_email, settings.init_user_password)
+        shown = None
+    else:
+        password = users.new_password()
+        user = users.create_user(session, FIRST_USER_EMAIL, password, name="Admin")
+        shown = FirstUser(user.email, password)
+    for project in queries.list_projects(session):
+        users.add_member(session, project, user, users.Role.OWNER)
+    return shown
 
 
 def _init_from_settings(session: Session, settings: Settings) -> FirstKeys | None:

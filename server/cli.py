@@ -17,6 +17,7 @@ from server.config import Settings, SettingsError, load_settings
 from server.db.engine import make_engine
 from server.db.migrate import upgrade_to_head
 from server.projects import queries
+from server.users import queries as user_queries
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,12 +70,12 @@ def serve(host: str | None, port: int | None) -> None:
 
     settings = _settings(host=host, port=port)
     with _database(settings) as engine:
-        first = prepare_database(engine, settings)
+        created = prepare_database(engine, settings)
     click.echo(f"Spyglass {server.__version__} on {_safe_url(settings)}")
     click.echo(
         f"Open {settings.base_url}  (API: {settings.base_url}/api/public, docs: {settings.base_url}/docs)"
     )
-    if first is not None:
+    if (first := created.keys) is not None:
         click.echo("")
         click.echo(
             f"Created project {first.project_name!r} with its first API key (shown only this once):"
@@ -82,6 +83,14 @@ def serve(host: str | None, port: int | None) -> None:
         click.echo(f"  LANGFUSE_BASE_URL={settings.base_url}")
         click.echo(f"  LANGFUSE_PUBLIC_KEY={first.public_key}")
         click.echo(f"  LANGFUSE_SECRET_KEY={first.secret_key}")
+    if (user := created.user) is not None:
+        click.echo("")
+        click.echo("Created the first dashboard user (password shown only this once):")
+        click.echo(f"  sign in at {settings.base_url}/login")
+        click.echo(f"  email:    {user.email}")
+        click.echo(f"  password: {user.password}")
+        click.echo("  (change it under Account; add people with: spyglass users create)")
+    if created.keys or created.user:
         click.echo("")
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", proxy_headers=True)
@@ -113,13 +122,24 @@ def projects() -> None:
 
 @projects.command("create")
 @click.argument("name")
-def projects_create(name: str) -> None:
+@click.option("--owner", help="Email of the dashboard user who owns it (default: the first user).")
+def projects_create(name: str, owner: str | None) -> None:
     """Create project NAME and print its first key pair."""
     with _session() as session:
+        owner_user = None
+        if owner:
+            owner_user = user_queries.get_user_by_email(session, owner)
+            if owner_user is None:
+                raise click.ClickException(f"no user {owner!r} (spyglass users list)")
         try:
             project = queries.create_project(session, name)
         except queries.ProjectExists as exc:
             raise click.ClickException(str(exc)) from None
+        owner_user = owner_user or next(
+            iter(user_queries.list_users(session, oldest_first=True)), None
+        )
+        if owner_user is not None:
+            user_queries.add_member(session, project, owner_user, user_queries.Role.OWNER)
         key, secret = queries.create_key(session, project, note="created with the project")
     click.echo(f"project {name!r} created ({project.id})")
     click.echo(f"  public key: {key.public_key}")
@@ -182,6 +202,83 @@ def keys_revoke(public_key: str) -> None:
         if key is None:
             raise click.ClickException(f"no key {public_key!r}")
     click.echo(f"revoked {public_key}")
+
+
+@main.group()
+def users() -> None:
+    """Create dashboard users and give them access to projects."""
+
+
+@users.command("create")
+@click.option("--email", required=True, help="The address they sign in with.")
+@click.option("--name", help="Display name.")
+@click.option(
+    "--password",
+    help="Their password (at least 8 characters); a random one is generated and printed if omitted.",
+)
+@click.option(
+    "--project",
+    "project_names",
+    multiple=True,
+    help="Project to give them access to (repeatable; default: every project).",
+)
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in user_queries.Role]),
+    default="member",
+    show_default=True,
+    help="Their role in those projects.",
+)
+def users_create(
+    email: str, name: str | None, password: str | None, project_names: tuple[str, ...], role: str
+) -> None:
+    """Create a dashboard user and add them to projects."""
+    generated = password is None
+    password = password or user_queries.new_password()
+    with _session() as session:
+        chosen = []
+        for project_name in project_names:
+            project = queries.get_project_by_name(session, project_name)
+            if project is None:
+                raise click.ClickException(f"no project named {project_name!r}")
+            chosen.append(project)
+        try:
+            user = user_queries.create_user(session, email, password, name=name)
+        except user_queries.UserError as exc:
+            raise click.ClickException(str(exc)) from None
+        for project in chosen or queries.list_projects(session):
+            user_queries.add_member(session, project, user, user_queries.Role(role))
+        names = [p.name for p in (chosen or queries.list_projects(session))]
+    click.echo(f"user {user.email} created, {role} of: {', '.join(names) or '(no project)'}")
+    if generated:
+        click.echo(f"  password: {password}   (shown only this once)")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List dashboard users and their projects."""
+    with _session() as session:
+        for user in user_queries.list_users(session):
+            memberships = ", ".join(
+                f"{p.name} ({role})" for p, role in user_queries.projects_of(session, user.id)
+            )
+            click.echo(f"{user.email}\t{user.name or ''}\t{memberships or '(no project)'}")
+
+
+@users.command("set-password")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_set_password(email: str, password: str) -> None:
+    """Set a user's password (signs them out everywhere)."""
+    with _session() as session:
+        user = user_queries.get_user_by_email(session, email)
+        if user is None:
+            raise click.ClickException(f"no user {email!r}")
+        try:
+            user_queries.set_password(session, user, password)
+        except user_queries.UserError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"password of {user.email} changed")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -38,6 +38,16 @@ class Settings(BaseSettings):
     init_secret_key: str = Field(
         default="", description="With init_project: the secret key (sk-lf-…) for init_public_key."
     )
+    init_user_email: str = Field(
+        default="",
+        description="Dashboard user created at start (owner of every project) if no user exists yet.",
+    )
+    init_user_password: str = Field(
+        default="", description="Password for init_user_email (at least 8 characters)."
+    )
+    session_days: int = Field(
+        default=14, ge=1, le=365, description="Days a dashboard sign-in lasts."
+    )
     max_body_bytes: int = Field(
         default=5 * 1024 * 1024,
         ge=1024,
@@ -84,6 +94,10 @@ class Settings(BaseSettings):
             raise ValueError("SPYGLASS_INIT_PUBLIC_KEY needs SPYGLASS_INIT_PROJECT")
         if self.init_public_key and not self.init_public_key.startswith("pk-"):
             raise ValueError("SPYGLASS_INIT_PUBLIC_KEY must start with pk-")
+        if bool(self.init_user_email) != bool(self.init_user_password):
+            raise ValueError("set init_user_email and init_user_password together")
+        if self.init_user_password and len(self.init_user_password) < 8:
+            raise ValueError("init_user_password must have at least 8 characters")
         if self.init_secret_key and not self.init_secret_key.startswith("sk-"):
             raise ValueError("SPYGLASS_INIT_SECRET_KEY must start with sk-")
         return self

@@ -193,8 +193,8 @@ def test_init_settings_create_the_project_and_key_headlessly(cli_env: dict[str, 
     settings = load_settings(**{k.removeprefix("SPYGLASS_").lower(): v for k, v in env.items()})
     engine = make_engine(settings.resolved_database_url)
     try:
-        assert prepare_database(engine, settings) is None  # nothing to print: the keys were given
-        assert prepare_database(engine, settings) is None  # idempotent
+        assert prepare_database(engine, settings).keys is None  # nothing to print: keys given
+        assert prepare_database(engine, settings).keys is None  # idempotent
     finally:
         engine.dispose()
     listed = CliRunner().invoke(main, ["keys", "list", "--project", "ci"], env=env).output

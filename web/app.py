@@ -1,36 +1,77 @@
-"""The dashboard. For now one page: where the server is and how to send data to it."""
+"""The dashboard: routers, error pages and the state it needs (see web/pages/ for the pages)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from starlette.responses import HTMLResponse
+from sqlalchemy.orm import Session
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-import server
-from server.deps import SessionDep, StateDep
-from server.projects.queries import list_projects
+from server.deps import AppState
+from web.pages import auth, settings
+from web.security import CsrfFailed, Forbidden, LoginRequired, check_csrf, make_web_state
+from web.templating import is_fragment_request, render
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.autoescape = True
 
-dashboard_router = APIRouter(include_in_schema=False)
-
-
-@dashboard_router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep, state: StateDep) -> HTMLResponse:
-    context = {
-        "version": server.__version__,
-        "base_url": str(request.base_url).rstrip("/"),
-        # No dashboard login yet (it comes with the dashboard), so no project names here.
-        "project_count": len(list_projects(session)),
-        "database": "SQLite" if state.settings.is_sqlite else "PostgreSQL",
-    }
-    return templates.TemplateResponse(request, "home.html", context)
+# Every unsafe request to the dashboard must carry the CSRF token.
+dashboard_router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
+for module in (auth, settings):
+    dashboard_router.include_router(module.router)
 
 
-def mount_static(app: FastAPI) -> None:
+def install(app: FastAPI, state: AppState) -> None:
+    with Session(state.engine) as session:
+        app.state.dashboard = make_web_state(
+            session,
+            session_days=state.settings.session_days,
+            secure_cookies=state.settings.base_url.startswith("https://"),
+        )
+        session.commit()
+    app.include_router(dashboard_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(CsrfFailed, _csrf_failed)
+
+
+def _redirect(request: Request, url: str) -> Response:
+    if request.headers.get("hx-request") == "true":
+        # A redirect answered to HTMX would be swapped into the page; make it navigate instead.
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+async def _login_required(request: Request, _: Exception) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return _redirect(request, f"/login?next={quote(target, safe='')}")
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    message = exc.message if isinstance(exc, Forbidden) else "not allowed"
+    return error_page(request, 403, "Not allowed", message)
+
+
+async def _csrf_failed(request: Request, _: Exception) -> Response:
+    return error_page(
+        request,
+        403,
+        "Form expired",
+        "This form was not sent from this browser's current page. Reload the page and try again.",
+    )
+
+
+def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    """A full page, or for HTMX a toast that does not replace the part of the page it targeted."""
+    if is_fragment_request(request) or request.headers.get("hx-request") == "true":
+        return render(
+            request,
+            "toast.html",
+            {"title": title, "message": message},
+            status_code=status,
+            headers={"HX-Retarget": "#toasts", "HX-Reswap": "beforeend"},
+        )
+    return render(request, "error.html", {"title": title, "message": message}, status_code=status)

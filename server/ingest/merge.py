@@ -167,6 +167,4 @@ def _after_merge(row: Row, record: Record, now: datetime) -> None:
         row["usage_details"]
     )
     end = row["end_time"]
-    row["duration_ms"] = (
-        None if end is None else (end - row["start_time"]).total_seconds() * 1000.0
-    )
+    row["duration_ms"] = None if end is None else (end - row["start_time"]).total_seconds() * 1000.0

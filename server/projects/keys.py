@@ -45,7 +45,7 @@ class SecretVerifier:
         with self._lock:
             if fingerprint in self._verified:
                 return True
-            if not _check(stored, secret):
+            if not check_secret(stored, secret):
                 return False
             if len(self._verified) >= self._max:
                 self._verified.clear()
@@ -53,7 +53,8 @@ class SecretVerifier:
         return True
 
 
-def _check(stored: str, secret: str) -> bool:
+def check_secret(stored: str, secret: str) -> bool:
+    """Whether `secret` matches a hash made by `hash_secret` (slow: scrypt)."""
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
     except ValueError:
