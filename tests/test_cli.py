@@ -80,10 +80,26 @@ def test_serve_prints_the_url_and_first_keys_and_they_work(cli_env: dict[str, st
         }
         assert httpx.post(f"{base}/api/public/ingestion", json=batch, auth=auth).status_code == 207
         assert httpx.get(f"{base}/api/public/traces/t1", auth=auth).json()["name"] == "first trace"
-        home = httpx.get(base + "/")
-        assert home.status_code == 200 and "Spyglass" in home.text
+        email = re.search(r"email: +(\S+)", out)
+        password = re.search(r"password: +(\S+)", out)
+        assert email and password, out
+        assert f"sign in at {base}/login" in out
+        with httpx.Client(base_url=base) as browser:
+            assert browser.get("/").headers["location"].startswith("/login")
+            form = browser.get("/login")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert csrf
+            signed = browser.post(
+                "/login",
+                data={"email": email[1], "password": password[1], "csrf_token": csrf[1]},
+            )
+            assert signed.status_code == 303
+            landing = browser.get("/")
+            assert landing.status_code == 303
+            assert re.fullmatch(r"/project/[0-9a-f-]+/traces", landing.headers["location"])
     with serving(cli_env) as (_, second):
-        assert "LANGFUSE_SECRET_KEY" not in second  # keys are printed once, at the first start
+        # Keys and the first password are printed once, at the first start.
+        assert "LANGFUSE_SECRET_KEY" not in second and "password:" not in second
 
 
 def test_a_project_name_is_unique(cli_env: dict[str, str]) -> None:
@@ -131,6 +147,10 @@ def test_projects_and_keys_commands(cli_env: dict[str, str]) -> None:
         ["keys", "create"],
         ["keys", "list"],
         ["keys", "revoke"],
+        ["users"],
+        ["users", "create"],
+        ["users", "list"],
+        ["users", "set-password"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
@@ -199,3 +219,123 @@ def test_init_settings_create_the_project_and_key_headlessly(cli_env: dict[str, 
         engine.dispose()
     listed = CliRunner().invoke(main, ["keys", "list", "--project", "ci"], env=env).output
     assert listed.count("pk-lf-ci") == 1
+
+
+class TestUsersCommands:
+    def test_create_prints_a_generated_password_once_and_the_user_can_sign_in(
+        self, cli_env: dict[str, str]
+    ) -> None:
+        runner = CliRunner()
+        assert runner.invoke(main, ["projects", "create", "shop"], env=cli_env).exit_code == 0
+        made = runner.invoke(
+            main,
+            [
+                "users",
+                "create",
+                "--email",
+                "Ada@Example.com",
+                "--project",
+                "shop",
+                "--role",
+                "viewer",
+            ],
+            env=cli_env,
+        )
+        assert made.exit_code == 0, made.output
+        assert "viewer of: shop" in made.output
+        password = re.search(r"password: (\S+)", made.output)
+        assert password
+        listed = runner.invoke(main, ["users", "list"], env=cli_env).output
+        assert "ada@example.com" in listed and "shop (viewer)" in listed
+        assert password[1] not in listed
+
+        from sqlalchemy.orm import Session
+
+        from server.config import load_settings
+        from server.db.engine import make_engine
+        from server.users import queries as users
+
+        settings = load_settings(
+            **{k.removeprefix("SPYGLASS_").lower(): v for k, v in cli_env.items()}
+        )
+        engine = make_engine(settings.resolved_database_url)
+        try:
+            with Session(engine) as session:
+                assert users.authenticate(session, "ada@example.com", password[1]) is not None
+                assert users.authenticate(session, "ada@example.com", "wrong password") is None
+        finally:
+            engine.dispose()
+
+    def test_a_duplicate_email_a_short_password_and_an_unknown_project_are_refused(
+        self, cli_env: dict[str, str]
+    ) -> None:
+        runner = CliRunner()
+        ok = runner.invoke(
+            main, ["users", "create", "--email", "a@b.io", "--password", "12345678"], env=cli_env
+        )
+        assert ok.exit_code == 0, ok.output
+        again = runner.invoke(main, ["users", "create", "--email", "A@B.io"], env=cli_env)
+        assert again.exit_code != 0 and "already exists" in again.output
+        short = runner.invoke(
+            main, ["users", "create", "--email", "c@b.io", "--password", "short"], env=cli_env
+        )
+        assert short.exit_code != 0 and "at least 8" in short.output
+        nowhere = runner.invoke(
+            main, ["users", "create", "--email", "d@b.io", "--project", "nope"], env=cli_env
+        )
+        assert nowhere.exit_code != 0 and "no project named" in nowhere.output
+        bad = runner.invoke(main, ["users", "create", "--email", "not-an-email"], env=cli_env)
+        assert bad.exit_code != 0 and "not an email" in bad.output
+
+    def test_set_password_replaces_the_old_one(self, cli_env: dict[str, str]) -> None:
+        runner = CliRunner()
+        runner.invoke(
+            main, ["users", "create", "--email", "e@b.io", "--password", "first-pass"], env=cli_env
+        )
+        changed = runner.invoke(
+            main,
+            ["users", "set-password", "e@b.io"],
+            input="second-pass\nsecond-pass\n",
+            env=cli_env,
+        )
+        assert changed.exit_code == 0, changed.output
+        missing = runner.invoke(
+            main, ["users", "set-password", "x@b.io", "--password", "whatever1"], env=cli_env
+        )
+        assert missing.exit_code != 0 and "no user" in missing.output
+
+    def test_init_user_settings_create_the_first_user_headlessly(
+        self, cli_env: dict[str, str]
+    ) -> None:
+        env = {
+            **cli_env,
+            "SPYGLASS_INIT_USER_EMAIL": "ops@corp.io",
+            "SPYGLASS_INIT_USER_PASSWORD": "s3cret-pass",
+        }
+        with serving(env) as (_, out):
+            assert "password:" not in out  # it was given, so nothing secret is printed
+        listed = CliRunner().invoke(main, ["users", "list"], env=env).output
+        assert "ops@corp.io" in listed and "default (owner)" in listed
+        assert "admin@spyglass.local" not in listed
+
+    def test_a_project_created_later_is_owned_by_the_first_user(
+        self, cli_env: dict[str, str]
+    ) -> None:
+        runner = CliRunner()
+        runner.invoke(
+            main,
+            ["users", "create", "--email", "first@b.io", "--password", "12345678"],
+            env=cli_env,
+        )
+        runner.invoke(
+            main,
+            ["users", "create", "--email", "second@b.io", "--password", "12345678"],
+            env=cli_env,
+        )
+        runner.invoke(main, ["projects", "create", "late", "--owner", "second@b.io"], env=cli_env)
+        runner.invoke(main, ["projects", "create", "later"], env=cli_env)
+        listed = runner.invoke(main, ["users", "list"], env=cli_env).output
+        second = next(line for line in listed.splitlines() if line.startswith("second@b.io"))
+        first = next(line for line in listed.splitlines() if line.startswith("first@b.io"))
+        assert "late (owner)" in second and "later" not in second
+        assert "later (owner)" in first
