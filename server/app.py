@@ -17,6 +17,7 @@ from server.ingest.routes import router as ingest_router
 from server.ingest.writer import IngestWriter
 from server.media.routes import router as media_router
 from server.observations.routes import router as observations_router
+from server.pricing.routes import router as models_router
 from server.projects.keys import SecretVerifier
 from server.projects.routes import router as projects_router
 from server.prompts.routes import router as prompts_router
@@ -68,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
         otlp_router,
         media_router,
         prompts_router,
+        models_router,
         projects_router,
         traces_router,
         observations_router,

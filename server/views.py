@@ -94,7 +94,11 @@ def observation_view(obs: Observation) -> dict[str, Any]:
         "inputPrice": None,
         "outputPrice": None,
         "totalPrice": None,
-        "modelId": None,
+        "modelId": obs.model_price_id,
+        # Spyglass additions: where the cost came from, or why there is none.
+        "costSource": obs.cost_source,
+        "unpricedReason": obs.unpriced_reason,
+        "usageEstimated": obs.usage_estimated,
         "latency": latency,
         "timeToFirstToken": seconds_between(obs.start_time, obs.completion_start_time),
         "createdAt": obs.created_at,

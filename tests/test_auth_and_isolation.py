@@ -85,6 +85,14 @@ ROUTES = [
     Route("GET", "/api/public/v2/prompts"),
     Route("GET", "/api/public/v2/prompts/{name}"),
     Route("PATCH", "/api/public/v2/prompts/{name}/versions/{version}", {"newLabels": ["x"]}),
+    Route(
+        "POST",
+        "/api/public/models",
+        {"modelName": "m", "matchPattern": "^m$", "inputPrice": 0.000001},
+    ),
+    Route("GET", "/api/public/models"),
+    Route("GET", "/api/public/models/{model_id}"),
+    Route("DELETE", "/api/public/models/{model_id}"),
 ]
 WITHOUT_AUTH = [Route("GET", "/api/public/health"), Route("GET", "/api/public/ready")]
 # Called by SDKs without a key: the URL the server issued carries a token instead.
@@ -283,6 +291,7 @@ class Seeded:
     user_id: str
     media_id: str = ""
     prompt_name: str = ""
+    model_id: str = ""
 
     @property
     def ids(self) -> dict[str, str]:
@@ -294,6 +303,7 @@ class Seeded:
             "score_id": self.score_id,
             "session_id": self.session_id,
             "media_id": self.media_id,
+            "model_id": self.model_id,
         }
 
     def id_of(self, kind: str) -> str:
@@ -330,6 +340,17 @@ def seed(client: TestClient, project: ProjectKeys, label: str) -> Seeded:
         auth=project.auth,
     )
     assert created.status_code == 201, created.text
+    model = client.post(
+        "/api/public/models",
+        json={
+            "modelName": f"{label}-model",
+            "matchPattern": f"^{label}-model$",
+            "inputPrice": 1e-6,
+        },
+        auth=project.auth,
+    )
+    assert model.status_code == 200, model.text
+    seeded.model_id = model.json()["id"]
     return seeded
 
 
@@ -367,15 +388,21 @@ def two(client: TestClient, project: ProjectKeys, other_project: ProjectKeys) ->
     )
 
 
-def read_everything(client: TestClient, keys: ProjectKeys, data: Seeded) -> dict[str, Any]:
+def read_everything(
+    client: TestClient, keys: ProjectKeys, data: Seeded, *, models: bool = True
+) -> dict[str, Any]:
     """Every by-id view of a project's seeded data (each must answer 200)."""
     views = {}
-    for name, url in {
+    urls = {
         "trace": f"/api/public/traces/{data.trace_id}",
         "observation": f"/api/public/observations/{data.observation_id}",
         "score": f"/api/public/scores/{data.score_id}",
         "session": f"/api/public/sessions/{data.session_id}",
-    }.items():
+        "model": f"/api/public/models/{data.model_id}",
+    }
+    if not models:
+        del urls["model"]
+    for name, url in urls.items():
         response = client.get(url, auth=keys.auth)
         assert response.status_code == 200, (url, response.text)
         views[name] = response.json()
@@ -478,6 +505,8 @@ class TestWritesStayInTheirProject:
         trace_id, score_id = two.a_data.trace_id, two.a_data.score_id
         assert client.delete(f"/api/public/traces/{trace_id}", auth=two.b.auth).status_code == 404
         assert client.delete(f"/api/public/scores/{score_id}", auth=two.b.auth).status_code == 404
+        model = client.delete(f"/api/public/models/{two.a_data.model_id}", auth=two.b.auth)
+        assert model.status_code == 404
         bulk = client.request(
             "DELETE", "/api/public/traces", json={"traceIds": [trace_id]}, auth=two.b.auth
         )
@@ -526,7 +555,7 @@ class TestWritesStayInTheirProject:
         )
         assert read_everything(client, two.a, a) == before
 
-        b_view = read_everything(client, two.b, a)
+        b_view = read_everything(client, two.b, a, models=False)
         assert (
             b_view["trace"]["name"],
             b_view["trace"]["userId"],

@@ -207,7 +207,10 @@ class TestEventTypes:
             "total": 70,
         }
         trace = get_trace(client, project, trace_id)
-        assert abs(trace["totalCost"] - 0.003) < 1e-12
+        # The client's cost for `chat`, plus gpt-4o-mini's built-in prices (USD per million
+        # tokens: input 0.15, cached input 0.075, output 0.60) for the two sent without cost.
+        computed = (7 * 0.15 + 3 * 0.6 + 50 * 0.075 + 20 * 0.6) / 1e6
+        assert abs(trace["totalCost"] - (0.003 + computed)) < 1e-12
 
     def test_a_trace_without_an_id_is_kept_under_its_event_id(
         self, client: TestClient, project: ProjectKeys

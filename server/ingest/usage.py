@@ -39,10 +39,18 @@ def _price(value: Any) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
+_ANTHROPIC_CACHE = {
+    "cache_read_input_tokens": "input_cached_tokens",
+    "cache_creation_input_tokens": "input_cache_creation",
+}
+
+
 def usage_details(raw: Any) -> dict[str, int]:
-    """`usageDetails`: a flat map, or OpenAI Chat Completions / Responses usage."""
+    """`usageDetails`: a flat map, or OpenAI Chat Completions / Responses or Anthropic usage."""
     if not isinstance(raw, dict):
         return {}
+    if any(key in raw for key in _ANTHROPIC_CACHE):
+        return _anthropic_usage(raw)
     for prompt_key, completion_key, prompt_details, completion_details in _OPENAI_SHAPES:
         if prompt_key in raw or completion_key in raw:
             return _openai_usage(
@@ -75,6 +83,32 @@ def _openai_usage(
     if total is not None:
         result["total"] = total
     return result
+
+
+def _anthropic_usage(raw: dict[str, Any]) -> dict[str, int]:
+    """Anthropic's Messages API counts cache reads and writes *outside* `input_tokens`."""
+    result: dict[str, int] = {}
+    for source, key in (
+        ("input_tokens", "input"),
+        ("output_tokens", "output"),
+        *_ANTHROPIC_CACHE.items(),
+    ):
+        if (count := _count(raw.get(source))) is not None:
+            result[key] = count
+    return with_total(result)
+
+
+def exclusive_input(usage: dict[str, int], side: str, details: tuple[str, ...]) -> None:
+    """Make `usage[side]` exclude its detail counts, if the sender included them.
+
+    Conventions disagree: GenAI and OpenAI include cache (and reasoning) tokens in the side's
+    count, raw Anthropic usage does not. A side smaller than its details cannot include them.
+    """
+    if side not in usage:
+        return
+    detail_sum = sum(usage.get(d, 0) for d in details)
+    if usage[side] >= detail_sum:
+        usage[side] -= detail_sum
 
 
 def legacy_usage(raw: Any) -> tuple[dict[str, int], dict[str, float], str | None]:

@@ -30,6 +30,7 @@ from server.db.models import Observation, Score, Trace
 from server.ingest.merge import Row, apply, new_row
 from server.ingest.records import Kind, Record
 from server.ingest.rollups import refresh_trace_rollups
+from server.pricing.book import PriceBook, price_observation
 
 log = logging.getLogger("spyglass.writer")
 
@@ -68,6 +69,7 @@ class IngestWriter:
         self._written = dict.fromkeys(Kind, 0)
         self._analyze_at = dict.fromkeys(Kind, FIRST_ANALYZE_AFTER)
         self._analyzer: threading.Thread | None = None
+        self.prices = PriceBook()
 
     @property
     def engine(self) -> Engine:
@@ -191,6 +193,9 @@ class IngestWriter:
                 existing = {kind: _load(conn, kind, ordered) for kind in Kind}
                 rows = _fold(ordered, existing, now)
                 _add_implicit_traces(rows, existing[Kind.TRACE], now)
+                for (kind, project_id, _), row in rows.items():
+                    if kind is Kind.OBSERVATION:
+                        price_observation(row, self.prices.candidates(conn, project_id))
                 for kind, table in TABLES.items():
                     kind_rows = [row for (k, _, _), row in rows.items() if k is kind]
                     columns = [c.name for c in table.columns if not c.primary_key]
@@ -259,8 +264,22 @@ def _fold(
             rows[key] = row
         else:
             is_new = False
+        if record.kind is Kind.OBSERVATION:
+            _make_way_for_client_values(row, record)
         apply(row, record, is_new=is_new, now=now)
+        if record.kind is Kind.OBSERVATION and "cost_details" in record.fields:
+            row["cost_source"] = "client"
     return rows
+
+
+def _make_way_for_client_values(row: Row, record: Record) -> None:
+    """Usage and cost the client sends replace what Spyglass estimated or computed, whatever
+    the order the events arrive in (merge otherwise lets an older event only fill gaps)."""
+    if "usage_details" in record.fields and row.get("usage_estimated"):
+        row["usage_details"] = None
+        row["usage_estimated"] = False
+    if "cost_details" in record.fields and row.get("cost_source") == "computed":
+        row["cost_details"] = None
 
 
 def _add_implicit_traces(

@@ -40,7 +40,8 @@ class TraceFilters:
 @dataclass
 class TraceAggregate:
     latency: float = 0.0
-    total_cost: float = 0.0
+    # None while no observation has a known cost: unknown is not $0.
+    total_cost: float | None = None
     observation_ids: list[str] = field(default_factory=list)
     score_ids: list[str] = field(default_factory=list)
 
@@ -152,7 +153,8 @@ def totals(rows: Iterable[ObservationTiming]) -> dict[str, TraceAggregate]:
     for trace_id, obs_id, start, end, cost in rows:
         agg = result[trace_id]
         agg.observation_ids.append(obs_id)
-        agg.total_cost += cost or 0.0
+        if cost is not None:
+            agg.total_cost = (agg.total_cost or 0.0) + cost
         first_last = bounds.setdefault(trace_id, [start, end or start])
         first_last[0] = min(first_last[0], start)
         first_last[1] = max(first_last[1], end or start)

@@ -1,6 +1,7 @@
 """Every table, imported here so `Base.metadata` is complete for alembic and create_all."""
 
 from server.db.models.media import Media
+from server.db.models.model_price import ModelPriceRow
 from server.db.models.observation import Observation
 from server.db.models.project import ApiKey, Project
 from server.db.models.prompt import PromptLabel, PromptVersion
@@ -13,6 +14,7 @@ __all__ = [
     "ApiKey",
     "Media",
     "Membership",
+    "ModelPriceRow",
     "Observation",
     "Project",
     "PromptLabel",

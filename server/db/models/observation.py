@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db.base import Base
@@ -44,6 +44,13 @@ class Observation(Base):
     output_tokens: Mapped[int | None] = mapped_column(BigInteger)
     total_tokens: Mapped[int | None] = mapped_column(BigInteger)
     duration_ms: Mapped[float | None] = mapped_column(Float)
+    # "client" (sent with the event, always wins) or "computed" (usage × a model price);
+    # NULL cost with `unpriced_reason` when Spyglass could not price it — never $0.
+    cost_source: Mapped[str | None] = mapped_column(String(16))
+    unpriced_reason: Mapped[str | None] = mapped_column(Text)
+    model_price_id: Mapped[str | None] = mapped_column(String(255))
+    # True when usage was counted by Spyglass from the text, not sent by the client.
+    usage_estimated: Mapped[bool] = mapped_column(Boolean, server_default=false())
     prompt_name: Mapped[str | None] = mapped_column(Text)
     prompt_version: Mapped[int | None] = mapped_column(Integer)
     # See Trace.implicit: trace_id, start_time and environment are still defaults.

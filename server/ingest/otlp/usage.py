@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.ingest.otlp.attributes import json_object, take, take_prefixed
-from server.ingest.usage import cost_details, usage_details, with_total
+from server.ingest.usage import cost_details, exclusive_input, usage_details, with_total
 
 USAGE_RENAMES = {
     "input_tokens": "input",
@@ -54,10 +54,9 @@ def usage_from(attrs: dict[str, Any]) -> dict[str, int]:
         ("input", ("input_cached_tokens", "input_cache_creation", "input_audio_tokens")),
         ("output", ("output_reasoning_tokens", "output_audio_tokens")),
     ):
-        if side in usage:
-            # GenAI semantics: input_tokens already include cache tokens, output_tokens include
-            # reasoning; keep each count once.
-            usage[side] = max(0, usage[side] - sum(usage.get(d, 0) for d in details))
+        # GenAI semantics: input_tokens already include cache tokens, output_tokens include
+        # reasoning; keep each count once (unless the sender counted them apart, as Anthropic).
+        exclusive_input(usage, side, details)
     return with_total(usage)
 
 
