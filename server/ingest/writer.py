@@ -195,7 +195,9 @@ class IngestWriter:
                 _add_implicit_traces(rows, existing[Kind.TRACE], now)
                 for (kind, project_id, _), row in rows.items():
                     if kind is Kind.OBSERVATION:
-                        price_observation(row, self.prices.candidates(conn, project_id))
+                        model = row.get("model")
+                        found = self.prices.matching(conn, project_id, model) if model else []
+                        price_observation(row, found)
                 for kind, table in TABLES.items():
                     kind_rows = [row for (k, _, _), row in rows.items() if k is kind]
                     columns = [c.name for c in table.columns if not c.primary_key]

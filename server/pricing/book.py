@@ -17,6 +17,7 @@ from server.db.models import ModelPriceRow
 from server.ingest.usage import token_totals, total_cost
 from server.pricing.catalog import ModelPrice, builtin_models, find_price
 from server.pricing.cost import compute_cost
+from server.pricing.names import normalise_model_name
 from server.pricing.tokens import count_tokens, text_of
 
 TTL_SECONDS = 5.0
@@ -44,7 +45,24 @@ def project_prices(conn: Connection, project_id: str) -> list[ModelPrice]:
 class PriceBook:
     def __init__(self) -> None:
         self._cache: dict[str, tuple[float, list[ModelPrice]]] = {}
+        # (project, model name) → the definitions whose pattern matches it: a regex pass over
+        # the whole table once per name, not once per observation.
+        self._matching: dict[tuple[str, str], list[ModelPrice]] = {}
         self._lock = threading.Lock()
+
+    def matching(self, conn: Connection, project_id: str, model: str) -> list[ModelPrice]:
+        candidates = self.candidates(conn, project_id)
+        key = (project_id, model)
+        with self._lock:
+            found = self._matching.get(key)
+        if found is None:
+            normalised = normalise_model_name(model)
+            found = [c for c in candidates if c.matches(model, normalised)]
+            with self._lock:
+                if len(self._matching) > 50_000:
+                    self._matching.clear()
+                self._matching[key] = found
+        return found
 
     def candidates(self, conn: Connection, project_id: str) -> list[ModelPrice]:
         now = time.monotonic()
@@ -54,12 +72,15 @@ class PriceBook:
             return cached[1]
         found = project_prices(conn, project_id) + list(builtin_models())
         with self._lock:
+            if cached is None or cached[1] != found:
+                self._matching = {k: v for k, v in self._matching.items() if k[0] != project_id}
             self._cache[project_id] = (now, found)
         return found
 
     def invalidate(self, project_id: str) -> None:
         with self._lock:
             self._cache.pop(project_id, None)
+            self._matching = {k: v for k, v in self._matching.items() if k[0] != project_id}
 
 
 def price_observation(row: dict[str, Any], candidates: list[ModelPrice]) -> None:

@@ -43,8 +43,10 @@ class ModelPrice:
     def builtin(self) -> bool:
         return self.project_id is None
 
-    def matches(self, model: str) -> bool:
-        return bool(self.pattern.search(model) or self.pattern.search(normalise_model_name(model)))
+    def matches(self, model: str, normalised: str | None = None) -> bool:
+        if normalised is None:
+            normalised = normalise_model_name(model)
+        return bool(self.pattern.search(model) or self.pattern.search(normalised))
 
 
 class InvalidPattern(ValueError):
@@ -93,12 +95,13 @@ def find_price(
     """The definition that prices `model` at time `at`, or None."""
     if not model:
         return None
+    normalised = normalise_model_name(model)
     best: ModelPrice | None = None
     best_key: tuple[int, datetime] | None = None
     for candidate in candidates:
         if candidate.start_date is not None and candidate.start_date > at:
             continue
-        if not candidate.matches(model):
+        if not candidate.matches(model, normalised):
             continue
         key = (0 if candidate.builtin else 1, candidate.start_date or _EPOCH)
         if best_key is None or key > best_key:

@@ -7,6 +7,7 @@ and `claude-3-5-sonnet@20240620` all become the bare family name (`gpt-4o`, `gem
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Routers and SDKs put the provider (and sometimes a region) in front of the model.
@@ -27,6 +28,7 @@ _SUFFIXES = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_model_name(name: str) -> str:
     value = name.strip().lower()
     value = _PREFIX.sub("", value)
