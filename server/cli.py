@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
@@ -202,6 +203,48 @@ def keys_revoke(public_key: str) -> None:
         if key is None:
             raise click.ClickException(f"no key {public_key!r}")
     click.echo(f"revoked {public_key}")
+
+
+@main.group()
+def costs() -> None:
+    """Recompute costs after model prices changed."""
+
+
+@costs.command("recompute")
+@click.option("--project", "project_name", required=True, help="Project name.")
+@click.option(
+    "--from", "start", type=click.DateTime(), help="Start of the range (UTC), e.g. 2026-11-01."
+)
+@click.option("--to", "end", type=click.DateTime(), help="End of the range (UTC, exclusive).")
+def costs_recompute(project_name: str, start: datetime | None, end: datetime | None) -> None:
+    """Price observations again with the model definitions in force now.
+
+    Costs that clients sent are never changed. Safe to run while the server ingests.
+    """
+    from server.pricing.recompute import count_to_recompute, recompute_costs
+
+    start_at = start.replace(tzinfo=UTC) if start else None
+    end_at = end.replace(tzinfo=UTC) if end else None
+    settings = _settings()
+    with _database(settings) as engine:
+        upgrade_to_head(engine)
+        with Session(engine) as session:
+            project = queries.get_project_by_name(session, project_name)
+            if project is None:
+                raise click.ClickException(f"no project named {project_name!r}")
+            project_id = project.id
+        total = count_to_recompute(engine, project_id, start_at, end_at)
+        if total == 0:
+            click.echo("nothing to recompute in that range")
+            return
+        with click.progressbar(
+            length=total, label=f"recomputing {total:,} observations", show_eta=True, show_pos=True
+        ) as bar:
+            result = recompute_costs(engine, project_id, start_at, end_at, on_batch=bar.update)
+    click.echo(
+        f"{result.examined:,} observations examined, {result.changed:,} changed; "
+        f"{result.priced:,} priced, {result.unpriced:,} unpriced"
+    )
 
 
 @main.group()

@@ -151,6 +151,8 @@ def test_projects_and_keys_commands(cli_env: dict[str, str]) -> None:
         ["users", "create"],
         ["users", "list"],
         ["users", "set-password"],
+        ["costs"],
+        ["costs", "recompute"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:

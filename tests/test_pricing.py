@@ -566,3 +566,82 @@ class TestModelsApi:
             client.get("/api/public/models/builtin:gpt-4o", headers=project.headers).status_code
             == 200
         )
+
+
+class TestRecompute:
+    def test_after_a_price_change_the_cli_recomputes_the_range_and_the_trace_totals(
+        self, client: TestClient, project: ProjectKeys, settings: Any
+    ) -> None:
+        from click.testing import CliRunner
+
+        from server.cli import main
+
+        trace, early, late = new_id(), T0 - timedelta(days=3), T0
+        ingest(
+            client,
+            project,
+            generation_event(
+                "old", trace, start=early, model="acme-9", usageDetails={"input": 100, "output": 10}
+            ),
+            generation_event(
+                "new", trace, start=late, model="acme-9", usageDetails={"input": 100, "output": 10}
+            ),
+            generation_event(
+                "sent",
+                trace,
+                start=late,
+                model="acme-9",
+                usageDetails={"input": 100},
+                costDetails={"total": 9.0},
+            ),
+        )
+        assert (
+            observation(client, project, "new")["unpricedReason"]
+            == "no price definition matches 'acme-9'"
+        )
+        assert trace_cost(client, project, trace) == 9.0
+
+        created = client.post(
+            "/api/public/models",
+            json={
+                "modelName": "acme",
+                "matchPattern": "^acme-\\d+$",
+                "inputPrice": 1e-3,
+                "outputPrice": 2e-3,
+            },
+            headers=project.headers,
+        )
+        assert created.status_code == 200
+        env = {
+            "SPYGLASS_DATABASE_URL": settings.resolved_database_url,
+            "SPYGLASS_DATA_DIR": str(settings.data_dir),
+        }
+        name = client.get("/api/public/projects", headers=project.headers).json()["data"][0]["name"]
+        result = CliRunner().invoke(
+            main,
+            [
+                "costs",
+                "recompute",
+                "--project",
+                name,
+                "--from",
+                (late - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
+            ],
+            env=env,
+        )
+        assert result.exit_code == 0, result.output
+        assert "recomputing 1 observations" in result.output
+        assert "1 observations examined, 1 changed; 1 priced, 0 unpriced" in result.output
+        assert observation(client, project, "new")["calculatedTotalCost"] == pytest.approx(0.12)
+        assert (
+            observation(client, project, "old")["calculatedTotalCost"] is None
+        )  # outside the range
+        assert observation(client, project, "sent")["calculatedTotalCost"] == 9.0  # the client's
+        assert trace_cost(client, project, trace) == pytest.approx(9.12)
+
+        everything = CliRunner().invoke(main, ["costs", "recompute", "--project", name], env=env)
+        assert everything.exit_code == 0, everything.output
+        assert observation(client, project, "old")["calculatedTotalCost"] == pytest.approx(0.12)
+        assert trace_cost(client, project, trace) == pytest.approx(9.24)
+        nothing = CliRunner().invoke(main, ["costs", "recompute", "--project", "no-such"], env=env)
+        assert nothing.exit_code != 0 and "no project named" in nothing.output
