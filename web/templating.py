@@ -32,8 +32,13 @@ filters.register(env)
 
 
 def is_fragment_request(request: Request) -> bool:
+    """An HTMX swap of part of the page (not a boosted navigation, nor a back-button restore,
+    which both need the whole page)."""
+    headers = request.headers
     return (
-        request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
+        headers.get("hx-request") == "true"
+        and headers.get("hx-boosted") != "true"
+        and headers.get("hx-history-restore-request") != "true"
     )
 
 
