@@ -162,6 +162,10 @@ class TestUsageNormalisation:
             "total": 1242,
         }
 
+    def test_a_flat_map_with_anthropic_cache_names_keeps_input_and_output(self) -> None:
+        usage = usage_details({"input": 120, "output": 30, "cache_read_input_tokens": 7})
+        assert usage == {"input": 120, "output": 30, "input_cached_tokens": 7}
+
     def test_genai_attributes_include_cache_tokens_in_input_and_are_split(self) -> None:
         usage = usage_from(
             {

@@ -24,6 +24,21 @@ def duration(ms: float | None) -> str:
     return f"{int(minutes)} min {seconds:.0f} s"
 
 
+def elapsed(ms: float | None) -> str:
+    """A wall-clock span that may last days (a session): the two largest units."""
+    if ms is None or ms < 60_000:
+        return duration(ms)
+    seconds = int(ms // 1000)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {seconds} s"
+
+
 def cost(value: float | None) -> str:
     """Dollars; unknown stays unknown (never shown as $0)."""
     if value is None:
@@ -91,6 +106,7 @@ def pretty_json(value: Any) -> str:
 def register(env: Environment) -> None:
     env.filters.update(
         duration=duration,
+        elapsed=elapsed,
         cost=cost,
         number=number,
         percent=percent,

@@ -49,14 +49,20 @@ def usage_details(raw: Any) -> dict[str, int]:
     """`usageDetails`: a flat map, or OpenAI Chat Completions / Responses or Anthropic usage."""
     if not isinstance(raw, dict):
         return {}
-    if any(key in raw for key in _ANTHROPIC_CACHE):
+    if any(key in raw for key in _ANTHROPIC_CACHE) and (
+        "input_tokens" in raw or "output_tokens" in raw
+    ):
         return _anthropic_usage(raw)
     for prompt_key, completion_key, prompt_details, completion_details in _OPENAI_SHAPES:
         if prompt_key in raw or completion_key in raw:
             return _openai_usage(
                 raw, prompt_key, completion_key, prompt_details, completion_details
             )
-    return {k: n for k, v in raw.items() if (n := _count(v)) is not None}
+    return {
+        _ANTHROPIC_CACHE[k] if k in _ANTHROPIC_CACHE else str(k): n
+        for k, v in raw.items()
+        if (n := _count(v)) is not None
+    }
 
 
 def _openai_usage(

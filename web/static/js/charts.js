@@ -16,6 +16,8 @@
     }
   }
 
+  var WHOLE_STEPS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2500, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7, 1e8, 1e9];
+
   function isoSeconds(s) { return new Date(s * 1000).toISOString().slice(0, 19); }
 
   function draw(el) {
@@ -43,6 +45,8 @@
       axes: [
         { stroke: "#667085", grid: { stroke: "#eef0f3" } },
         { stroke: "#667085", grid: { stroke: "#eef0f3" }, size: 70,
+          // Whole-number steps for things that are counted (no "1, 1, 2, 2" labels).
+          incrs: (spec.unit === "count" || spec.unit === "tokens") ? WHOLE_STEPS : undefined,
           values: function (u, vals) { return vals.map(function (v) { return formatValue(spec.unit, v); }); } }
       ],
       scales: { x: { time: true } }
