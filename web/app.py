@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from server.deps import AppState
-from web.pages import auth, metrics, people, sessions, settings, trace_detail, traces
+from web.pages import auth, metrics, models, people, sessions, settings, trace_detail, traces
 from web.security import CsrfFailed, Forbidden, LoginRequired, check_csrf, make_web_state
 from web.templating import is_fragment_request, render
 
@@ -19,7 +19,7 @@ HERE = Path(__file__).parent
 
 # Every unsafe request to the dashboard must carry the CSRF token.
 dashboard_router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
-for module in (auth, settings, traces, trace_detail, sessions, people, metrics):
+for module in (auth, settings, models, traces, trace_detail, sessions, people, metrics):
     dashboard_router.include_router(module.router)
 
 

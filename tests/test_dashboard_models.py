@@ -1,0 +1,210 @@
+"""Settings → Models & prices: definitions, the match preview, and recompute with progress."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from tests.conftest import ProjectKeys
+from tests.dashboard import signed_in
+from tests.factories import generation_event, new_id
+
+
+def soup(html: str) -> BeautifulSoup:
+    return BeautifulSoup(html, "html.parser")
+
+
+def ingest(client: TestClient, project: ProjectKeys, *events: dict[str, Any]) -> None:
+    response = client.post(
+        "/api/public/ingestion", json={"batch": list(events)}, headers=project.headers
+    )
+    assert response.status_code == 207 and response.json()["errors"] == []
+
+
+def recent(obs_id: str, model: str, **fields: Any) -> dict[str, Any]:
+    start = datetime.now(UTC) - timedelta(hours=1)
+    return generation_event(obs_id, new_id(), start=start, at=start, model=model, **fields)
+
+
+def cost_of(client: TestClient, project: ProjectKeys, obs_id: str) -> float | None:
+    value: float | None = client.get(
+        f"/api/public/observations/{obs_id}", headers=project.headers
+    ).json()["calculatedTotalCost"]
+    return value
+
+
+class TestModelsPage:
+    def test_it_lists_built_in_prices_per_million_and_recent_names_with_what_prices_them(
+        self, client: TestClient, engine: Engine, project: ProjectKeys
+    ) -> None:
+        ingest(
+            client,
+            project,
+            recent("a", "openai/gpt-4o-2024-08-06", usageDetails={"input": 10}),
+            recent("b", "acme-llm-7", usageDetails={"input": 10}),
+            recent("c", "<script>alert(1)</script>", usageDetails={"input": 10}),
+        )
+        browser = signed_in(client, engine, project, role="viewer")
+        page = soup(browser.get(f"/project/{project.id}/settings/models").text)
+        builtin = {
+            row.td.get_text(): row for row in page.select("#builtin-models tbody tr") if row.td
+        }
+        assert (
+            "input 2.5" in builtin["gpt-4o"].get_text()
+            and "output 10" in builtin["gpt-4o"].get_text()
+        )
+        seen = {
+            row.code.get_text(): row.get_text(" ", strip=True)
+            for row in page.select("#seen-models tbody tr")
+            if row.code
+        }
+        assert "priced as" not in seen["acme-llm-7"] and "no definition" in seen["acme-llm-7"]
+        assert seen["openai/gpt-4o-2024-08-06"].endswith("gpt-4o")
+        assert "<script>alert(1)</script>" in seen  # shown as text
+        assert page.select_one("#seen-models script") is None
+        assert page.select_one("#model-form") is None  # a viewer cannot add definitions
+
+    def test_a_definition_added_on_the_page_prices_new_generations_and_recompute_reprices_old_ones(
+        self, client: TestClient, engine: Engine, project: ProjectKeys
+    ) -> None:
+        ingest(
+            client,
+            project,
+            recent("old", "acme-llm-7", usageDetails={"input": 1000, "output": 100}),
+        )
+        assert cost_of(client, project, "old") is None
+        browser = signed_in(client, engine, project, role="member")
+        url = f"/project/{project.id}/settings/models"
+        saved = browser.htmx(
+            "POST",
+            url,
+            data={
+                "model_name": "acme",
+                "match_pattern": "^acme-llm-\\d+$",
+                "price_input": "1.5",
+                "price_output": "$3",
+            },
+        )
+        assert saved.status_code == 200, saved.text
+        fragment = soup(saved.text)
+        assert "Saved acme" in fragment.get_text()
+        own = fragment.select("#own-models tbody tr")
+        assert (
+            len(own) == 1 and "input 1.5" in own[0].get_text() and "output 3" in own[0].get_text()
+        )
+        api = client.get("/api/public/models", headers=project.headers).json()["data"][0]
+        assert api["modelName"] == "acme" and api["inputPrice"] == pytest.approx(1.5e-6)
+
+        ingest(
+            client,
+            project,
+            recent("new", "acme-llm-8", usageDetails={"input": 1000, "output": 100}),
+        )
+        assert cost_of(client, project, "new") == pytest.approx(1000 * 1.5e-6 + 100 * 3e-6)
+        assert cost_of(client, project, "old") is None  # until recomputed
+
+        started = browser.htmx(
+            "POST",
+            f"{url}/recompute",
+            data={"start": (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")},
+        )
+        assert started.status_code == 200
+        deadline = time.monotonic() + 20
+        fragment = soup(started.text)
+        while fragment.select_one("[data-testid=recompute-done]") is None:
+            poller = fragment.select_one("[hx-trigger='every 1s']")
+            assert poller is not None, fragment
+            assert fragment.select_one("progress") is not None
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+            fragment = soup(browser.htmx("GET", str(poller["hx-get"])).text)
+        assert "changed" in fragment.get_text()
+        assert cost_of(client, project, "old") == pytest.approx(1000 * 1.5e-6 + 100 * 3e-6)
+
+    @pytest.mark.parametrize(
+        ("data", "message"),
+        [
+            (
+                {"model_name": "x", "match_pattern": "(unclosed", "price_input": "1"},
+                "not a regular expression",
+            ),
+            ({"model_name": "x", "match_pattern": "^x$"}, "at least one price"),
+            (
+                {"model_name": "x", "match_pattern": "^x$", "price_input": "cheap"},
+                "is not a number",
+            ),
+            ({"model_name": "x", "match_pattern": "^x$", "price_input": "-1"}, "≥ 0"),
+            (
+                {"model_name": "", "match_pattern": "^x$", "price_input": "1"},
+                "give the model a name",
+            ),
+            ({"model_name": "x", "price_input": "1", "start_date": "someday"}, "is not a date"),
+        ],
+    )
+    def test_invalid_definitions_are_explained_and_nothing_is_saved(
+        self,
+        client: TestClient,
+        engine: Engine,
+        project: ProjectKeys,
+        data: dict[str, str],
+        message: str,
+    ) -> None:
+        browser = signed_in(client, engine, project)
+        response = browser.htmx("POST", f"/project/{project.id}/settings/models", data=data)
+        assert response.status_code == 400
+        alert = soup(response.text).select_one("[role=alert]")
+        assert alert is not None and message in alert.get_text()
+        assert client.get("/api/public/models", headers=project.headers).json()["data"][0][
+            "isLangfuseManaged"
+        ]
+
+    def test_the_preview_lists_the_recent_names_a_pattern_matches(
+        self, client: TestClient, engine: Engine, project: ProjectKeys
+    ) -> None:
+        ingest(
+            client,
+            project,
+            recent("p1", "acme-llm-7", usageDetails={"input": 1}),
+            recent("p2", "ACME-LLM-8", usageDetails={"input": 1}),
+            recent("p3", "gpt-4o", usageDetails={"input": 1}),
+        )
+        browser = signed_in(client, engine, project)
+        url = f"/project/{project.id}/settings/models/preview"
+        found = soup(browser.htmx("GET", url, params={"match_pattern": "^acme-llm-\\d+$"}).text)
+        names = [code.get_text() for code in found.select("[data-testid=preview-matches] code")]
+        assert sorted(names) == ["ACME-LLM-8", "acme-llm-7"]
+        assert "1 others do not" in found.get_text()
+        bad = soup(browser.htmx("GET", url, params={"match_pattern": "([a-"}).text)
+        assert bad.select_one("[role=alert]") is not None
+
+    def test_override_prefills_the_form_with_the_built_in_definition(
+        self, client: TestClient, engine: Engine, project: ProjectKeys
+    ) -> None:
+        browser = signed_in(client, engine, project)
+        page = soup(
+            browser.get(f"/project/{project.id}/settings/models?override=builtin:gpt-4o-mini").text
+        )
+        form = page.select_one("#model-form")
+        assert form is not None
+        assert form.select_one("[name=model_name]")["value"] == "gpt-4o-mini"  # type: ignore[index]
+        assert form.select_one("[name=price_input]")["value"] == "0.15"  # type: ignore[index]
+        assert form.select_one("[name=price_input_cached_tokens]")["value"] == "0.075"  # type: ignore[index]
+
+    def test_viewers_cannot_change_definitions_or_recompute(
+        self, client: TestClient, engine: Engine, project: ProjectKeys
+    ) -> None:
+        browser = signed_in(client, engine, project, role="viewer")
+        url = f"/project/{project.id}/settings/models"
+        assert (
+            browser.form(
+                url, {"model_name": "x", "match_pattern": "^x$", "price_input": "1"}
+            ).status_code
+            == 403
+        )
+        assert browser.form(f"{url}/recompute", {}).status_code == 403
