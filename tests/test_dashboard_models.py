@@ -208,3 +208,42 @@ class TestModelsPage:
             == 403
         )
         assert browser.form(f"{url}/recompute", {}).status_code == 403
+
+
+class TestCostInTheTracePanel:
+    def test_the_panel_says_where_a_cost_came_from_or_why_there_is_none(
+        self, client: TestClient, engine: Engine, project: ProjectKeys
+    ) -> None:
+        trace = new_id()
+        ingest(
+            client,
+            project,
+            generation_event("mystery", trace, model="acme-llm-7", usageDetails={"input": 5}),
+            generation_event("known", trace, model="gpt-4o", usageDetails={"input": 5}),
+            generation_event(
+                "sent", trace, model="gpt-4o", usageDetails={"input": 5}, costDetails={"total": 1.0}
+            ),
+            generation_event(
+                "guess", trace, model="gpt-4o", usageDetails=None, input="hello there " * 20
+            ),
+        )
+        browser = signed_in(client, engine, project, role="viewer")
+
+        def facts(obs_id: str) -> BeautifulSoup:
+            url = f"/project/{project.id}/traces/{trace}?observation={obs_id}"
+            return soup(browser.htmx("GET", url).text)
+
+        mystery = facts("mystery")
+        assert mystery.select_one("[data-fact=cost]").get_text(" ", strip=True).startswith("—")  # type: ignore[union-attr]
+        note = mystery.select_one("[data-fact=cost-note]")
+        assert (
+            note is not None
+            and note.get_text() == "unpriced: no price definition matches 'acme-llm-7'"
+        )
+        known = facts("known").select_one("[data-fact=cost-note]")
+        assert known is not None and known.get_text() == "computed from usage × the gpt-4o price"
+        sent = facts("sent").select_one("[data-fact=cost-note]")
+        assert sent is not None and sent.get_text() == "sent by the client"
+        guess = facts("guess")
+        assert guess.find(string="estimated") is not None
+        assert facts("known").find(string="estimated") is None

@@ -187,6 +187,8 @@ class Panel:
     usage: list[Pair] = field(default_factory=list)
     cost: list[Pair] = field(default_factory=list)
     total_cost: float | None = None
+    cost_note: str | None = None  # where the cost came from, or why there is none
+    usage_estimated: bool = False
     level: str | None = None
     status_message: str | None = None
     prompt_name: str | None = None
@@ -472,6 +474,18 @@ def _totals(rollup: TraceRollup | None) -> Totals:
     )
 
 
+def cost_note(source: str | None, unpriced: str | None, price_id: str | None) -> str | None:
+    if source == "client":
+        return "sent by the client"
+    if source == "computed":
+        definition = (price_id or "").removeprefix("builtin:")
+        note = f"computed from usage × the {definition} price" if definition else "computed"
+        return f"{note} ({unpriced})" if unpriced else note
+    if unpriced:
+        return f"unpriced: {unpriced}"
+    return None
+
+
 def _type_class(type_: str) -> str:
     return type_.lower() if type_ in OBSERVATION_TYPES else "other"
 
@@ -598,6 +612,8 @@ def _observation_panel(
         usage=_numbers(obs.usage_details),
         cost=_numbers(obs.cost_details),
         total_cost=obs.total_cost,
+        cost_note=cost_note(obs.cost_source, obs.unpriced_reason, obs.model_price_id),
+        usage_estimated=obs.usage_estimated,
         level=obs.level,
         status_message=obs.status_message,
         prompt_name=obs.prompt_name,
