@@ -337,6 +337,10 @@ class TestCostAtIngest:
         paid = observation(client, project, "paid")
         assert paid["costSource"] == "client" and paid["calculatedTotalCost"] == 0.5
         assert trace_cost(client, project, trace) == pytest.approx(0.5035)
+        whole = client.get(f"/api/public/traces/{trace}", headers=project.headers).json()
+        assert whole["usageDetails"] == {"input": 2000, "output": 200, "total": 2200}
+        assert whole["costDetails"]["total"] == pytest.approx(0.5035)
+        assert whole["unpricedObservations"] == 0
 
     def test_an_unknown_model_is_unpriced_not_zero_and_says_why(
         self, client: TestClient, project: ProjectKeys
@@ -351,6 +355,8 @@ class TestCostAtIngest:
         assert found["calculatedTotalCost"] is None and found["costDetails"] == {}
         assert found["unpricedReason"] == "no price definition matches 'acme-llm-7'"
         assert trace_cost(client, project, trace) is None
+        whole = client.get(f"/api/public/traces/{trace}", headers=project.headers).json()
+        assert whole["unpricedObservations"] == 1 and whole["costDetails"] == {}
 
     def test_a_later_client_cost_replaces_the_computed_one_even_if_its_event_is_older(
         self, client: TestClient, project: ProjectKeys

@@ -4,6 +4,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
@@ -138,6 +139,16 @@ def aggregates(
         if scored_trace is not None:
             result[scored_trace].score_ids.append(score_id)
     return result
+
+
+def sum_details(maps: Iterable[dict[str, Any] | None]) -> dict[str, float]:
+    """Per-key sums of usage or cost maps (keys absent everywhere stay absent)."""
+    total: dict[str, float] = {}
+    for details in maps:
+        for key, value in (details or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                total[key] = total.get(key, 0) + value
+    return total
 
 
 ObservationTiming = tuple[str, str, datetime, datetime | None, float | None]

@@ -113,6 +113,12 @@ def get_trace(trace_id: str, session: SessionDep, principal: ProjectDep) -> dict
     view["scores"] = [score_view(s) for s in scores]
     view["latency"] = agg.latency
     view["totalCost"] = agg.total_cost
+    # Spyglass additions: the trace's usage and cost per key, and what could not be priced.
+    view["usageDetails"] = queries.sum_details(o.usage_details for o in observations)
+    view["costDetails"] = queries.sum_details(o.cost_details for o in observations)
+    view["unpricedObservations"] = sum(
+        1 for o in observations if o.model and o.total_cost is None
+    )
     return view
 
 
