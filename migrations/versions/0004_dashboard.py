@@ -87,7 +87,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('output_tokens', sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column('total_tokens', sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column('duration_ms', sa.Float(), nullable=True))
-        batch_op.create_index('ix_observations_project_model', ['project_id', 'model', 'start_time'], unique=False)
+        batch_op.create_index('ix_observations_project_model', ['project_id', 'model', 'start_time', 'trace_id'], unique=False)
     _backfill()
     if op.get_bind().dialect.name == 'sqlite':
         _sqlite_search()
@@ -119,6 +119,8 @@ def _sqlite_search() -> None:
 
 
 def _postgres_search() -> None:
+    # Tag filters (`tags ?| array[...]`); SQLite filters tags with json_each instead.
+    op.execute('CREATE INDEX ix_traces_tags_search ON traces USING gin (tags)')
     op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
     for table in SEARCHED:
         body = _body(table).replace(f'{table}.', '')
@@ -205,6 +207,7 @@ def downgrade() -> None:
                 op.execute(f'DROP TRIGGER IF EXISTS {table}_fts_{suffix}')
             op.execute(f'DROP TABLE IF EXISTS {table}_fts')
     else:
+        op.execute('DROP INDEX IF EXISTS ix_traces_tags_search')
         for table in SEARCHED:
             op.execute(f'DROP INDEX IF EXISTS ix_{table}_search')
     with op.batch_alter_table('observations') as batch_op:

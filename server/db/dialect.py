@@ -13,7 +13,21 @@ from datetime import UTC, datetime
 from typing import Any, assert_never
 
 import orjson
-from sqlalchemy import JSON, Connection, String, Table, literal, literal_column, or_, select, text
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Connection,
+    String,
+    Table,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
@@ -208,3 +222,22 @@ def search_condition(dialect: Dialect, table: Table, term: str) -> ColumnElement
 
 def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def json_array_has_any(
+    dialect: Dialect, column: ColumnElement[Any], values: Sequence[str]
+) -> ColumnElement[bool]:
+    """The JSON array in `column` holds at least one of `values` (exact strings).
+
+    Postgres: the `?|` operator, which the GIN index on traces.tags serves. SQLite: json_each.
+    """
+    if dialect is Dialect.POSTGRESQL:
+        return column.op("?|")(cast(list(values), ARRAY(String)))
+    if dialect is Dialect.SQLITE:
+        element = table_valued_each(column)
+        return exists(select(literal(1)).select_from(element).where(element.c.value.in_(values)))
+    assert_never(dialect)
+
+
+def table_valued_each(column: ColumnElement[Any]) -> Any:
+    return func.json_each(column).table_valued("value")
