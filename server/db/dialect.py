@@ -169,6 +169,10 @@ def refresh_statistics(conn: Connection, table: Table) -> None:
     """
     dialect = Dialect.of(conn)
     if dialect is Dialect.SQLITE:
+        # Without statistics SQLite can pick a time index over a far more selective one
+        # (measured: 27 s instead of 68 ms for prompt scores at 1M observations).
+        # `optimize` analyzes only what has changed enough since the last run.
+        conn.exec_driver_sql("PRAGMA optimize")
         return
     if dialect is Dialect.POSTGRESQL:
         conn.exec_driver_sql(f'ANALYZE "{table.name}"')
