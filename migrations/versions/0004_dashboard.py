@@ -3,7 +3,7 @@
 Why: the dashboard needs people (users, project memberships, a shared cookie-signing key),
 trace totals it can filter and sort on without summing observations per row (trace_rollups,
 token and duration columns on observations), and search over input/output that also works for
-text that is not English: SQLite FTS5 with the trigram tokenizer, Postgres pg_trgm.
+text that is not English: SQLite FTS5 (words, unicode61), Postgres pg_trgm (any substring).
 
 Revision ID: 0004
 Revises: 0003
@@ -22,8 +22,8 @@ UTC_DATETIME = sa.DateTime(timezone=True)
 # Search covers this many leading characters of each input and output (frozen here: the
 # indexes below and server/db/dialect.py's search condition must agree).
 SEARCH_CHARS = 2000
-# Observations are not indexed: trigram-indexing every span's text cost 800 µs per span at
-# ingest on SQLite; traces carry the conversation a user searches for.
+# Observations are not indexed: indexing every span's text cost 800 µs per span at ingest on
+# SQLite; traces carry the conversation a user searches for.
 SEARCHED = ('traces',)
 
 revision: str = '0004'
@@ -100,7 +100,11 @@ def _sqlite_search() -> None:
     # every write path (and every future one) indexes without knowing about it.
     for table in SEARCHED:
         fts = f'{table}_fts'
-        op.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5(body, content='', tokenize='trigram')")
+        # Words, not trigrams: trigram-indexing cost 2.3 ms per trace at ingest, words 0.4 ms.
+        op.execute(
+            f"CREATE VIRTUAL TABLE {fts} USING fts5("
+            "body, content='', tokenize='unicode61 remove_diacritics 2')"
+        )
         op.execute(f"INSERT INTO {fts}(rowid, body) SELECT rowid, {_body(table)} FROM {table}")
         op.execute(
             f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN "

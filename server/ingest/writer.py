@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, select
 
 from server.db.dialect import lock_keys, refresh_statistics, upsert
-from server.db.models import Observation, Score, Trace
+from server.db.models import Observation, Score, Trace, TraceRollup
 from server.ingest.merge import Row, apply, new_row
 from server.ingest.records import Kind, Record
 from server.ingest.rollups import refresh_trace_rollups
@@ -162,6 +162,8 @@ class IngestWriter:
             try:
                 with self._engine.connect() as conn:
                     refresh_statistics(conn, TABLES[kind])
+                    if kind is Kind.OBSERVATION:
+                        refresh_statistics(conn, TraceRollup.__table__)  # type: ignore[arg-type]
                     conn.commit()
             except Exception:
                 log.warning("could not refresh statistics of %s", kind.value, exc_info=True)
