@@ -276,3 +276,30 @@ class TestMembersAndProjects:
         assert bad_email.status_code == 400 and "is not an email address" in bad_email.text
         bad_role = owner.form(url, {"email": "ok@example.com", "role": "god"})
         assert bad_role.status_code == 400
+
+
+class TestLayout:
+    def test_the_header_shows_the_spyglass_version_even_on_a_trace_with_its_own_version(
+        self, client: TestClient, engine: Engine, project: ProjectKeys
+    ) -> None:
+        import server
+
+        batch = {
+            "batch": [
+                {
+                    "id": "e-version",
+                    "type": "trace-create",
+                    "timestamp": "2026-11-28T10:00:00Z",
+                    "body": {"id": "t-version", "version": "{{7*7}}"},
+                }
+            ]
+        }
+        assert (
+            client.post("/api/public/ingestion", json=batch, headers=project.headers).status_code
+            == 207
+        )
+        browser = signed_in(client, engine, project)
+        for path in ("traces/t-version", "settings/keys"):
+            page = soup(browser.get(f"/project/{project.id}/{path}").text)
+            version = page.select_one("header.top .version")
+            assert version is not None and version.get_text() == f"v{server.__version__}"

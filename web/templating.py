@@ -62,7 +62,7 @@ def render(
     variables = {
         "request": request,
         "csrf_token": csrf_token(request),
-        "version": server.__version__,
+        "app_version": server.__version__,
         "current_user": getattr(request.state, "user", None),
         **page_context(ctx),
     }

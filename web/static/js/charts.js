@@ -41,10 +41,11 @@
       width: Math.max(el.clientWidth, 280),
       height: 220,
       series: series,
-      cursor: { drag: { x: false, y: false } },
+      // A no-op drag click: uPlot's default swallows clicks on the last pixels, where the newest point is.
+      cursor: { drag: { x: false, y: false, click: function () {} } },
       axes: [
         { stroke: "#667085", grid: { stroke: "#eef0f3" } },
-        { stroke: "#667085", grid: { stroke: "#eef0f3" }, size: 70,
+        { stroke: "#667085", grid: { stroke: "#eef0f3" }, size: spec.unit === "usd" ? 90 : 70,
           // Whole-number steps for things that are counted (no "1, 1, 2, 2" labels).
           incrs: (spec.unit === "count" || spec.unit === "tokens") ? WHOLE_STEPS : undefined,
           values: function (u, vals) { return vals.map(function (v) { return formatValue(spec.unit, v); }); } }
