@@ -24,21 +24,27 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import quote
 
+import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
+    Cookie,
     Page,
     Response,
     sync_playwright,
 )
 from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from server.config import Settings
+from server.db.models import Project
+from server.users import queries as users
 from tests.conftest import ProjectKeys
 from tests.dashboard import PASSWORD, make_user
 from tests.live import live_server
@@ -244,3 +250,48 @@ def signed_in_as(page: Page, engine: Engine, project: ProjectKeys, role: str) ->
 def signed_in_page(page: Page, engine: Engine, project: ProjectKeys) -> SignedIn:
     """`page` signed in as the owner of `project` (a new project of this test's own)."""
     return signed_in_as(page, engine, project, "owner")
+
+
+# --- shared data and sessions (for module-scoped fixtures) --------------------------------
+
+
+def ingest(base_url: str, project: ProjectKeys, events: list[dict[str, Any]]) -> None:
+    """Send events through the real ingestion API of the live server; every one must land."""
+    for start in range(0, len(events), 400):
+        response = httpx.post(
+            f"{base_url}/api/public/ingestion",
+            json={"batch": events[start : start + 400]},
+            auth=project.auth,
+            timeout=30,
+        )
+        assert response.status_code == 207, response.text
+        assert response.json()["errors"] == [], response.text
+
+
+def add_member(engine: Engine, project: ProjectKeys, email: str, role: str = "owner") -> None:
+    """Make an existing user a member of one more project."""
+    with Session(engine) as session:
+        user = users.get_user_by_email(session, email)
+        row = session.get(Project, project.id)
+        assert user is not None and row is not None
+        users.add_member(session, row, user, users.Role(role))
+        session.commit()
+
+
+def session_cookies(browser: Browser, base_url: str, email: str) -> list[Cookie]:
+    """Sign in once through the form and keep the cookies, for `use_cookies` in many tests."""
+    context = browser.new_context(base_url=base_url)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        sign_in(page, email)
+        assert "/login" not in page.url, f"sign-in of {email} failed: still on {page.url}"
+        return context.cookies()
+    finally:
+        context.close()
+
+
+def use_cookies(page: Page, cookies: list[Cookie]) -> Page:
+    """`page`, signed in with cookies from `session_cookies` (no password check per test)."""
+    page.context.add_cookies(cast(Any, cookies))
+    return page
