@@ -247,3 +247,101 @@ class TestCostInTheTracePanel:
         guess = facts("guess")
         assert guess.find(string="estimated") is not None
         assert facts("known").find(string="estimated") is None
+
+
+class TestCostOnTheMetricsPage:
+    def test_client_computed_and_unpriced_costs_add_up_per_day_and_a_recompute_prices_the_rest(
+        self, client: TestClient, engine: Engine, project: ProjectKeys, settings: Any
+    ) -> None:
+        from server.pricing.recompute import recompute_costs
+        from tests.otlp_bodies import export, span, span_id, trace_id
+
+        hours_ago = datetime.now(UTC) - timedelta(hours=3)
+        ingest(
+            client,
+            project,
+            generation_event(
+                "m-sent",
+                new_id(),
+                start=hours_ago,
+                at=hours_ago,
+                model="gpt-4o",
+                usageDetails={"input": 10},
+                costDetails={"total": 0.25},
+            ),
+            generation_event(
+                "m-priced",
+                new_id(),
+                start=hours_ago,
+                at=hours_ago,
+                model="gpt-4o",
+                usageDetails={"input": 1000, "output": 100},
+            ),
+            generation_event(
+                "m-unknown",
+                new_id(),
+                start=hours_ago,
+                at=hours_ago,
+                model="acme-llm-7",
+                usageDetails={"input": 1000},
+            ),
+        )
+        # An OTLP span three hours ago, priced from GenAI usage.
+        tid, sid = trace_id(), span_id()
+        body = export(
+            span(
+                tid,
+                sid,
+                "chat",
+                {
+                    "gen_ai.request.model": "gpt-4o-mini",
+                    "gen_ai.usage.input_tokens": 2000,
+                    "gen_ai.usage.output_tokens": 500,
+                },
+            )
+        )
+        start_ns = str(int(hours_ago.timestamp() * 1e9))
+        end_ns = str(int((hours_ago.timestamp() + 1) * 1e9))
+        body["resourceSpans"][0]["scopeSpans"][0]["spans"][0].update(
+            startTimeUnixNano=start_ns, endTimeUnixNano=end_ns
+        )
+        assert (
+            client.post(
+                "/api/public/otel/v1/traces", json=body, headers=project.headers
+            ).status_code
+            == 200
+        )
+
+        browser = signed_in(client, engine, project, role="viewer")
+        expected = 0.25 + (1000 * 2.5 + 100 * 10) * 1e-6 + (2000 * 0.15 + 500 * 0.6) * 1e-6
+
+        def cost_chart_total(range_: str) -> tuple[float, BeautifulSoup]:
+            page = soup(browser.get(f"/project/{project.id}/metrics?range={range_}").text)
+            canvas = page.select_one("#chart-cost .chart-canvas")
+            assert canvas is not None, page.select_one("#chart-cost")
+            import json
+
+            payload = json.loads(str(canvas["data-chart"]))
+            total = sum(v or 0 for v in payload["series"][0]["values"])
+            return total, page
+
+        for range_ in ("24h", "7d"):
+            total, page = cost_chart_total(range_)
+            assert total == pytest.approx(expected)
+            unpriced = page.select_one("[data-metric=unpriced] a")
+            assert (
+                unpriced is not None
+                and unpriced["href"] == f"/project/{project.id}/settings/models"
+            )
+            assert unpriced.get_text().startswith("1 generation")
+
+        client.post(
+            "/api/public/models",
+            json={"modelName": "acme", "matchPattern": "^acme-llm-\\d+$", "inputPrice": 1e-5},
+            headers=project.headers,
+        )
+        recompute_costs(engine, project.id, None, None)
+        for range_ in ("24h", "7d"):
+            total, page = cost_chart_total(range_)
+            assert total == pytest.approx(expected + 1000 * 1e-5)
+            assert page.select_one("[data-metric=unpriced]") is None

@@ -39,6 +39,17 @@ def elapsed(ms: float | None) -> str:
     return f"{minutes} min {seconds} s"
 
 
+def interval(seconds: int | None) -> str:
+    """A bucket size: "15 min", "1 h", "6 h", "1 day"."""
+    if seconds is None:
+        return MISSING
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
+    return f"{seconds} s"
+
+
 def cost(value: float | None) -> str:
     """Dollars; unknown stays unknown (never shown as $0)."""
     if value is None:
@@ -106,6 +117,7 @@ def pretty_json(value: Any) -> str:
 def register(env: Environment) -> None:
     env.filters.update(
         duration=duration,
+        interval=interval,
         elapsed=elapsed,
         cost=cost,
         number=number,

@@ -30,6 +30,7 @@ from server.db.models import Observation, Score, Trace, TraceRollup
 from server.ingest.merge import Row, apply, new_row
 from server.ingest.records import Kind, Record
 from server.ingest.rollups import refresh_trace_rollups
+from server.metrics.rollups import mark_dirty_hours
 from server.pricing.book import PriceBook, price_observation
 
 log = logging.getLogger("spyglass.writer")
@@ -205,6 +206,7 @@ class IngestWriter:
                     columns = [c.name for c in table.columns if not c.primary_key]
                     upsert(conn, table, kind_rows, key=("project_id", "id"), update=columns)
                 refresh_trace_rollups(conn, _touched_traces(rows, existing[Kind.OBSERVATION]))
+                mark_dirty_hours(conn, rows, existing)
 
 
 def _touched_traces(

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, Table, and_, func, or_, select, update
 from server.db.dialect import lock_keys
 from server.db.models import Observation
 from server.ingest.rollups import refresh_trace_rollups
+from server.metrics.rollups import hour_of, mark
 from server.pricing.book import PriceBook, price_observation
 
 BATCH = 1000
@@ -120,5 +121,14 @@ def recompute_costs(
                     )
                     touched.add((project_id, row["trace_id"]))
             refresh_trace_rollups(conn, touched)
+            # Hourly metric rollups hold costs too: their hours must be rebuilt.
+            mark(
+                conn,
+                {
+                    (project_id, hour_of(row["start_time"]))
+                    for row in rows
+                    if (project_id, row["trace_id"]) in touched
+                },
+            )
         if on_batch is not None:
             on_batch(len(keys))

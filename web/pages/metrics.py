@@ -7,14 +7,17 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Protocol
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from server.deps import SessionDep
+from server.metrics import rollups
 from web import metrics
 from web.charts import Series, TimeChart, align, bucket_size, bucket_starts
 from web.metrics import Bounds, Percentiles, ScoreSum, Totals
@@ -134,6 +137,9 @@ class MetricsPage:
     users: list[UserRow] = field(default_factory=list)
     prompts: list[PromptRow] = field(default_factory=list)
     prompt_score_names: list[str] = field(default_factory=list)
+    # Read from the hourly rollups: hourly buckets, percentiles from histograms (within 5 %).
+    approximate: bool = False
+    stale_hours: list[datetime] = field(default_factory=list)
     section: str = "metrics"
 
 
@@ -152,7 +158,15 @@ def metrics_page(
     page = build_page(
         session, access, chosen, env or None, base_url=str(request.base_url).rstrip("/"), now=now
     )
-    return render(request, "metrics.html", page, fragment="metrics")
+    response = render(request, "metrics.html", page, fragment="metrics")
+    if page.stale_hours:
+        # Closed hours this view had to read raw: rebuild their rollups for the next view,
+        # after the answer is sent (the page never writes in its own transaction).
+        stale = [(access.project.id, hour) for hour in page.stale_hours]
+        engine = session.get_bind()
+        assert isinstance(engine, Engine)
+        response.background = BackgroundTask(rollups.refresh_quietly, engine, stale)
+    return response
 
 
 def build_page(
@@ -166,7 +180,10 @@ def build_page(
 ) -> MetricsPage:
     pid = access.project.id
     window = metrics.bounds(chosen, now)
+    approximate = queries.uses_rollups(window.span)
     bucket = bucket_size(window.span)
+    if approximate:
+        bucket = max(bucket, queries.HOUR_SECONDS)
     page = MetricsPage(
         access=access,
         range=chosen,
@@ -179,28 +196,122 @@ def build_page(
         form_to=window.end.strftime(FORM_TIME),
         base_url=base_url,
         has_data=queries.has_traces(session, pid),
+        approximate=approximate,
     )
     if not page.has_data:
         return page
     w = Window(pid, window.start, window.end, env)
     queries.prepare(session)
-    page.environments = queries.environments(session, w)
+    links = Links(pid, chosen, window, env)
+    if approximate:
+        read = queries.Rollups.read(session, w, bucket, now)
+        page.stale_hours = read.stale_hours
+        source: Source = RolledUpSource(read, session)
+    else:
+        source = PlainSource(session, w, bucket)
+    page.environments = source.environments()
     if env is not None and env not in page.environments:
         page.environments.append(env)
-    links = Links(pid, chosen, window, env)
-    _add_cards_and_charts(session, page, w, links)
-    _add_breakdowns(session, page, w, links)
+    _add_cards_and_charts(session, page, w, links, source)
+    _add_breakdowns(session, page, w, links, source)
     return page
 
 
-def _add_cards_and_charts(session: Session, page: MetricsPage, w: Window, links: Links) -> None:
+class Source(Protocol):
+    """Where the figures summed over observations and traces come from."""
+
+    def environments(self) -> list[str]: ...
+    def trace_buckets(self) -> list[queries.TraceBucket]: ...
+    def trace_latency(self) -> Percentiles: ...
+    def observations_by_bucket_and_model(self) -> ByBucketModel: ...
+    def model_durations(self) -> dict[str | None, Percentiles]: ...
+    def observation_names(self) -> list[queries.NameTotals]: ...
+    def prompt_versions(self) -> list[queries.PromptVersionTotals]: ...
+    def prompt_version_scores(self) -> dict[tuple[str, int | None], list[ScoreSum]]: ...
+    def top_users(self) -> list[queries.UserTotals]: ...
+
+
+@dataclass
+class PlainSource:
+    """The raw rows: exact percentiles, buckets as fine as the range needs."""
+
+    session: Session
+    w: Window
+    bucket: int
+
+    def environments(self) -> list[str]:
+        return queries.environments(self.session, self.w)
+
+    def trace_buckets(self) -> list[queries.TraceBucket]:
+        return queries.trace_buckets(self.session, self.w, self.bucket)
+
+    def trace_latency(self) -> Percentiles:
+        return queries.trace_latency(self.session, self.w)
+
+    def observations_by_bucket_and_model(self) -> ByBucketModel:
+        return queries.observations_by_bucket_and_model(self.session, self.w, self.bucket)
+
+    def model_durations(self) -> dict[str | None, Percentiles]:
+        return queries.model_durations(self.session, self.w)
+
+    def observation_names(self) -> list[queries.NameTotals]:
+        return queries.observation_names(self.session, self.w)
+
+    def prompt_versions(self) -> list[queries.PromptVersionTotals]:
+        return queries.prompt_versions(self.session, self.w)
+
+    def prompt_version_scores(self) -> dict[tuple[str, int | None], list[ScoreSum]]:
+        return queries.prompt_version_scores(self.session, self.w)
+
+    def top_users(self) -> list[queries.UserTotals]:
+        return queries.top_users(self.session, self.w)
+
+
+@dataclass
+class RolledUpSource:
+    """The hourly rollups (see `web.queries.metrics.Rollups`)."""
+
+    rollups: queries.Rollups
+    session: Session
+
+    def environments(self) -> list[str]:
+        return self.rollups.environments
+
+    def trace_buckets(self) -> list[queries.TraceBucket]:
+        return self.rollups.trace_buckets()
+
+    def trace_latency(self) -> Percentiles:
+        return self.rollups.trace_latency()
+
+    def observations_by_bucket_and_model(self) -> ByBucketModel:
+        return self.rollups.observations_by_bucket_and_model()
+
+    def model_durations(self) -> dict[str | None, Percentiles]:
+        return self.rollups.model_durations()
+
+    def observation_names(self) -> list[queries.NameTotals]:
+        return self.rollups.observation_names()
+
+    def prompt_versions(self) -> list[queries.PromptVersionTotals]:
+        return self.rollups.prompt_versions()
+
+    def prompt_version_scores(self) -> dict[tuple[str, int | None], list[ScoreSum]]:
+        return self.rollups.prompt_version_scores(self.session)
+
+    def top_users(self) -> list[queries.UserTotals]:
+        return self.rollups.top_users(self.session)
+
+
+def _add_cards_and_charts(
+    session: Session, page: MetricsPage, w: Window, links: Links, source: Source
+) -> None:
     bucket = page.bucket_seconds
     starts = bucket_starts(w.start, w.end, bucket)
-    traces = queries.trace_buckets(session, w, bucket)
-    observations = queries.observations_by_bucket_and_model(session, w, bucket)
+    traces = source.trace_buckets()
+    observations = source.observations_by_bucket_and_model()
     per_bucket = metrics.per_bucket(observations)
     scores = queries.score_buckets(session, w, bucket)
-    page.cards = _headline(traces, queries.trace_latency(session, w), observations, scores)
+    page.cards = _headline(traces, source.trace_latency(), observations, scores)
     page.charts = [
         _traces_chart(starts, bucket, traces, links),
         _latency_chart(starts, bucket, {t.bucket: t.latency for t in traces}, links),
@@ -209,13 +320,15 @@ def _add_cards_and_charts(session: Session, page: MetricsPage, w: Window, links:
         _error_chart(starts, bucket, traces, links),
         _score_chart(starts, bucket, scores, links),
     ]
-    page.models = _model_rows(observations, queries.model_durations(session, w), links)
+    page.models = _model_rows(observations, source.model_durations(), links)
 
 
-def _add_breakdowns(session: Session, page: MetricsPage, w: Window, links: Links) -> None:
+def _add_breakdowns(
+    session: Session, page: MetricsPage, w: Window, links: Links, source: Source
+) -> None:
     page.names = [
         NameRow(n.name, n.count, n.duration, n.errors, n.cost, links.traces(name=n.name))
-        for n in queries.observation_names(session, w)
+        for n in source.observation_names()
     ]
     page.users = [
         UserRow(
@@ -226,10 +339,10 @@ def _add_breakdowns(session: Session, page: MetricsPage, w: Window, links: Links
             u.cost,
             links.traces(user=u.user_id) or "",
         )
-        for u in queries.top_users(session, w)
+        for u in source.top_users()
     ]
     page.prompt_score_names, page.prompts = _prompt_rows(
-        queries.prompt_versions(session, w), queries.prompt_version_scores(session, w)
+        source.prompt_versions(), source.prompt_version_scores()
     )
 
 

@@ -8,10 +8,10 @@ Percentiles are the one place where the dialects differ (see `_percentiles`).
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, assert_never
 
 from sqlalchemy import (
@@ -33,8 +33,10 @@ from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from server.db.dialect import Dialect
-from server.db.models import Observation, Score, Trace, TraceRollup
+from server.db.models import Observation, Score, Trace, TraceRollup, metric_hours
+from server.metrics import rollups
 from web.metrics import PERCENTILES, Percentiles, ScoreSum, Totals, from_ranks
+from web.metrics import plus as metric_plus
 
 AnySelect = Select[*tuple[Any, ...]]
 Measured = ColumnElement[Any] | InstrumentedAttribute[Any]  # what percentiles are taken of
@@ -438,3 +440,302 @@ def score_buckets(session: Session, w: Window, bucket: int) -> dict[tuple[int, s
         (int(b), name): ScoreSum(name, float(value), int(count))
         for b, name, value, count in session.execute(query)
     }
+
+
+# --- hourly rollups ----------------------------------------------------------------------
+# Ranges longer than ROLLUP_AFTER are read from `server.metrics.rollups`: stored hours for
+# the closed hours the writer has not marked dirty since they were built, and the raw rows,
+# aggregated by the same code, for the rest (the open hour, dirty hours, and the partial
+# hours at either end of the range). Buckets are whole hours or more; percentiles come from
+# histograms (within 5 %).
+
+ROLLUP_AFTER = timedelta(hours=6)
+HOUR_SECONDS = 3600
+
+BucketKey = tuple[int, str, str | None, int | None]  # (bucket, dimension, key, version)
+
+
+def uses_rollups(span: timedelta) -> bool:
+    return span > ROLLUP_AFTER
+
+
+def _bucket_of(moment: datetime, bucket: int) -> int:
+    return int(moment.timestamp()) // bucket * bucket
+
+
+def _ranges(hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
+    """Consecutive hours as [start, end) ranges."""
+    found: list[tuple[datetime, datetime]] = []
+    for hour in sorted(hours):
+        if found and found[-1][1] == hour:
+            found[-1] = (found[-1][0], hour + rollups.HOUR)
+        else:
+            found.append((hour, hour + rollups.HOUR))
+    return found
+
+
+def _percentiles_of(histogram: Counter[int]) -> Percentiles:
+    return Percentiles.of(rollups.histogram_percentiles(histogram, PERCENTILES))
+
+
+def _totals_of(g: rollups.Group) -> Totals:
+    return Totals(
+        g.observations,
+        g.model_calls,
+        g.unpriced,
+        g.model_call_errors,
+        g.input_tokens,
+        g.output_tokens,
+        g.cost,
+    )
+
+
+@dataclass
+class Rollups:
+    """A window's observations and traces, from the hourly rollups: totals per bucket and
+    dimension key, duration histograms per dimension key over the whole window."""
+
+    window: Window
+    bucket: int
+    observations: dict[BucketKey, rollups.Group]  # totals only (no durations)
+    durations: dict[tuple[str, str | None, int | None], Counter[int]]
+    traces: dict[int, rollups.TraceGroup]
+    environments: list[str]
+    stale_hours: list[datetime]  # closed hours read raw because they were dirty
+    raw_ranges: list[tuple[datetime, datetime]] = field(default_factory=list)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def read(cls, session: Session, w: Window, bucket: int, now: datetime) -> Rollups:
+        first = rollups.next_hour(w.start)
+        last = rollups.hour_of(min(w.end, now))  # the open hour (or the range's last) on
+        raw: list[tuple[datetime, datetime]] = []
+        dirty: set[datetime] = set()
+        if last <= first:
+            raw.append((w.start, w.end))
+        else:
+            dirty = rollups.dirty_hours(session, w.project_id, first, last)
+            raw += [(w.start, first), (last, w.end), *_ranges(dirty)]
+        found = cls(w, bucket, {}, defaultdict(Counter), {}, [], sorted(dirty))
+        found.now = now
+        found.raw_ranges = [(start, end) for start, end in raw if start < end]
+        traces: dict[int, rollups.TraceGroup] = defaultdict(rollups.TraceGroup)
+        environments: set[str] = set()
+        for start, end in raw:
+            if start >= end:
+                continue
+            for key, group in rollups.raw_observations(
+                session, w.project_id, start, end, w.environment
+            ).items():
+                found._add(key, group)
+            for (hour, _), trace_group in rollups.raw_traces(
+                session, w.project_id, start, end, w.environment
+            ).items():
+                traces[_bucket_of(hour, bucket)].merge(trace_group)
+            environments.update(environments_between(session, w.project_id, start, end))
+        if first < last:
+            found._read_stored(session, first, last, dirty)
+            for (hour, _), trace_group in rollups.stored_traces(
+                session, w.project_id, first, last, w.environment
+            ):
+                if hour not in dirty:
+                    traces[_bucket_of(hour, bucket)].merge(trace_group)
+            environments.update(rollups.stored_environments(session, w.project_id, first, last))
+        found.traces = dict(traces)
+        found.environments = sorted(environments)
+        return found
+
+    def _add(self, key: rollups.GroupKey, group: rollups.Group) -> None:
+        hour, _, dimension, name, version = key
+        if group.durations:
+            self.durations[(dimension, name, version)].update(group.durations)
+            group.durations = Counter()
+        at = (_bucket_of(hour, self.bucket), dimension, name, version)
+        found = self.observations.get(at)
+        if found is None:
+            self.observations[at] = group
+        else:
+            found.merge(group)
+
+    def _read_stored(
+        self, session: Session, first: datetime, last: datetime, dirty: set[datetime]
+    ) -> None:
+        """Totals summed per bucket and histograms concatenated per key, in SQL: a month is
+        some 70k rows, too many to fetch and add up one by one."""
+        m = metric_hours.c
+        where = [m.project_id == self.window.project_id, m.hour >= first, m.hour < last]
+        if self.window.environment is not None:
+            where.append(m.environment == self.window.environment)
+        if dirty:
+            where.append(m.hour.not_in(sorted(dirty)))
+        at = _bucket(Dialect.of(session), m.hour, self.bucket).label("bucket")
+        totals = (
+            select(
+                at,
+                m.dimension,
+                m.key,
+                m.version,
+                *(
+                    _sum(column)
+                    for column in (
+                        m.observations,
+                        m.model_calls,
+                        m.errors,
+                        m.model_call_errors,
+                        m.unpriced,
+                        m.input_tokens,
+                        m.output_tokens,
+                    )
+                ),
+                func.sum(m.cost),
+            )
+            .where(*where)
+            .group_by(at, m.dimension, m.key, m.version)
+        )
+        for row in session.execute(totals):
+            n, calls, errors, call_errors, unpriced, tin, tout = (int(v) for v in row[4:11])
+            cost = None if row[11] is None else float(row[11])
+            group = rollups.Group(n, calls, errors, call_errors, unpriced, tin, tout, cost)
+            key = (int(row[0]), row[1], row[2], row[3])
+            found = self.observations.get(key)
+            if found is None:
+                self.observations[key] = group
+            else:
+                found.merge(group)
+        histograms = (
+            select(m.dimension, m.key, m.version, rollups.joined(session, m.durations))
+            .where(*where, m.durations.is_not(None))
+            .group_by(m.dimension, m.key, m.version)
+        )
+        for dimension, name, version, joined in session.execute(histograms):
+            rollups.add_encoded(self.durations[(dimension, name, version)], joined)
+
+    def prompt_version_scores(
+        self, session: Session
+    ) -> dict[tuple[str, int | None], list[ScoreSum]]:
+        """Stored hours, plus the plain query over each range read raw: a trace whose
+        observations of a version fall in two such pieces may count in both."""
+        w = self.window
+        sums: dict[tuple[str, int | None, str], tuple[float, int]] = {}
+
+        def add(prompt: str, version: int | None, name: str, total: float, count: int) -> None:
+            before = sums.get((prompt, version, name), (0.0, 0))
+            sums[(prompt, version, name)] = (before[0] + total, before[1] + count)
+
+        for start, end in self.raw_ranges:
+            piece = Window(w.project_id, start, end, w.environment)
+            for (prompt, version), found in prompt_version_scores(session, piece).items():
+                for item in found:
+                    add(prompt, version, item.name, item.total, item.count)
+        first = rollups.next_hour(w.start)
+        last = rollups.hour_of(min(w.end, self.now))
+        if first < last:
+            for row in rollups.stored_prompt_scores(
+                session, w.project_id, first, last, w.environment, self.stale_hours
+            ):
+                add(*row)
+        grouped: dict[tuple[str, int | None], list[ScoreSum]] = defaultdict(list)
+        for (prompt, version, name), (total, count) in sorted(
+            sums.items(), key=lambda item: (item[0][0], item[0][1] or 0, item[0][2])
+        ):
+            grouped[(prompt, version)].append(ScoreSum(name, total, count))
+        return dict(grouped)
+
+    def top_users(self, session: Session) -> list[UserTotals]:
+        w = self.window
+        found: dict[str, rollups.UserTotals] = {}
+
+        def add(user: str, totals: rollups.UserTotals) -> None:
+            before = found.get(user)
+            if before is None:
+                found[user] = totals
+            else:
+                cost = metric_plus(before[3], totals[3])
+                found[user] = (
+                    before[0] + totals[0],
+                    before[1] + totals[1],
+                    before[2] + totals[2],
+                    cost,
+                )
+
+        for start, end in self.raw_ranges:
+            raw = rollups.raw_users(session, w.project_id, start, end, w.environment)
+            for (_, user), totals in raw.items():
+                add(user, totals)
+        first = rollups.next_hour(w.start)
+        last = rollups.hour_of(min(w.end, self.now))
+        if first < last:
+            stored = rollups.stored_users(
+                session, w.project_id, first, last, w.environment, self.stale_hours
+            )
+            for user, totals in stored.items():
+                add(user, totals)
+        ranked = sorted(
+            found.items(),
+            key=lambda item: (item[1][3] is None, -(item[1][3] or 0.0), -item[1][0], item[0]),
+        )
+        return [UserTotals(user, *totals) for user, totals in ranked[:USERS_SHOWN]]
+
+    def _merged(self, dimension: str) -> dict[tuple[str | None, int | None], rollups.Group]:
+        merged: dict[tuple[str | None, int | None], rollups.Group] = defaultdict(rollups.Group)
+        for (_, dim, key, version), group in self.observations.items():
+            if dim == dimension:
+                merged[(key, version)].merge(group)
+        return merged
+
+    def _durations(self, dimension: str, key: str | None, version: int | None) -> Percentiles:
+        return _percentiles_of(self.durations.get((dimension, key, version), Counter()))
+
+    def trace_buckets(self) -> list[TraceBucket]:
+        return [
+            TraceBucket(b, g.traces, g.error_traces, _percentiles_of(g.latencies))
+            for b, g in sorted(self.traces.items())
+        ]
+
+    def trace_latency(self) -> Percentiles:
+        histogram: Counter[int] = Counter()
+        for g in self.traces.values():
+            histogram.update(g.latencies)
+        return _percentiles_of(histogram)
+
+    def observations_by_bucket_and_model(self) -> dict[tuple[int, str | None], Totals]:
+        return {
+            (b, key): _totals_of(g)
+            for (b, dim, key, _), g in self.observations.items()
+            if dim == "model"
+        }
+
+    def model_durations(self) -> dict[str | None, Percentiles]:
+        return {
+            key: _percentiles_of(histogram)
+            for (dim, key, _), histogram in self.durations.items()
+            if dim == "model" and histogram
+        }
+
+    def observation_names(self) -> list[NameTotals]:
+        merged = sorted(
+            self._merged("name").items(),
+            key=lambda item: (-item[1].observations, item[0][0] is None, item[0][0] or ""),
+        )
+        return [
+            NameTotals(key, g.observations, g.errors, g.cost, self._durations("name", key, None))
+            for (key, _), g in merged[:NAMES_SHOWN]
+        ]
+
+    def prompt_versions(self) -> list[PromptVersionTotals]:
+        return [
+            PromptVersionTotals(
+                str(key),
+                version,
+                _totals_of(g),
+                g.errors,
+                self._durations("prompt", key, version),
+            )
+            for (key, version), g in self._merged("prompt").items()
+        ]
+
+
+def environments_between(
+    session: Session, project_id: str, start: datetime, end: datetime
+) -> list[str]:
+    return environments(session, Window(project_id, start, end))

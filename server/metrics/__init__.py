@@ -1,0 +1,1 @@
+"""Hourly rollups behind the metrics page (`server.metrics.rollups`)."""
