@@ -153,6 +153,8 @@ def test_projects_and_keys_commands(cli_env: dict[str, str]) -> None:
         ["users", "set-password"],
         ["costs"],
         ["costs", "recompute"],
+        ["metrics"],
+        ["metrics", "rebuild"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
@@ -341,3 +343,36 @@ class TestUsersCommands:
         first = next(line for line in listed.splitlines() if line.startswith("first@b.io"))
         assert "late (owner)" in second and "later" not in second
         assert "later (owner)" in first
+
+
+def test_metrics_rebuild_builds_the_closed_hours_and_then_has_nothing_to_do(
+    cli_env: dict[str, str],
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from server.config import load_settings
+    from server.db.engine import make_engine
+    from server.db.models import metric_hours
+    from server.metrics.rollups import dirty_table, mark
+
+    runner = CliRunner()
+    assert runner.invoke(main, ["projects", "create", "shop"], env=cli_env).exit_code == 0
+    settings = load_settings(**{k.removeprefix("SPYGLASS_").lower(): v for k, v in cli_env.items()})
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=5)
+        with engine.begin() as conn:
+            mark(conn, [("no-such-project", hour)])
+        built = runner.invoke(main, ["metrics", "rebuild"], env=cli_env)
+        assert built.exit_code == 0, built.output
+        assert "rebuilding 1 hours" in built.output and "1 hours rebuilt" in built.output
+        with Session(engine) as session:
+            assert session.scalar(select(func.count()).select_from(dirty_table())) == 0
+            assert session.scalar(select(func.count()).select_from(metric_hours)) == 0
+        again = runner.invoke(main, ["metrics", "rebuild"], env=cli_env)
+        assert "every closed hour is up to date" in again.output
+    finally:
+        engine.dispose()

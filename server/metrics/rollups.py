@@ -635,6 +635,10 @@ def stored_prompt_scores(
     ]
 
 
+def dirty_table() -> Table:
+    return _dirty
+
+
 def refresh_dirty(engine: Engine, now: datetime, *, limit: int | None = None) -> int:
     """Rebuild the closed dirty hours of every project (newest first); returns how many.
 
