@@ -68,7 +68,10 @@ TIMEOUT_MS = 10_000
 # --- browser and server -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an asyncio loop running in the main
+# thread while it is open, and every later test that runs its own loop (anyio, asyncio.run)
+# would fail. It closes when the last browser test of a run (per database) is done.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     executable = shutil.which("chromium")
     if executable is None:
