@@ -327,7 +327,8 @@ def _add_breakdowns(
     session: Session, page: MetricsPage, w: Window, links: Links, source: Source
 ) -> None:
     page.names = [
-        NameRow(n.name, n.count, n.duration, n.errors, n.cost, links.traces(name=n.name))
+        # No link: the traces list filters on trace names, and this is an observation's name.
+        NameRow(n.name, n.count, n.duration, n.errors, n.cost, None)
         for n in source.observation_names()
     ]
     page.users = [
