@@ -220,7 +220,7 @@ def search_condition(dialect: Dialect, table: Table, term: str) -> ColumnElement
         else (not words or _UNSPACED.search(term) is not None)
     )
     if scan:
-        pattern = "%" + _escape_like(term) + "%"
+        pattern = "%" + escape_like(term) + "%"
         return or_(
             table.c.input.ilike(pattern, escape="\\"), table.c.output.ilike(pattern, escape="\\")
         )
@@ -238,11 +238,12 @@ def search_condition(dialect: Dialect, table: Table, term: str) -> ColumnElement
             f"substr(coalesce({name}.input, ''), 1, {SEARCH_CHARS}) || ' ' || "
             f"substr(coalesce({name}.output, ''), 1, {SEARCH_CHARS})"
         )
-        return body.ilike("%" + _escape_like(term) + "%", escape="\\")
+        return body.ilike("%" + escape_like(term) + "%", escape="\\")
     assert_never(dialect)
 
 
-def _escape_like(term: str) -> str:
+def escape_like(term: str) -> str:
+    """`term` as literal text inside a LIKE pattern (escape character: backslash)."""
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 

@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from server.db.dialect import escape_like
 from server.db.models import Score, Trace, TraceRollup
 from server.ingest.sanitize import escape_text
 
@@ -97,10 +98,6 @@ class Totals:
     errors: int
 
 
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def conditions(project_id: str, where: TraceFilter) -> list[ColumnElement[bool]]:
     """The trace filters; the key prefix is only for choosing groups (see `group_page`)."""
     found: list[ColumnElement[bool]] = [Trace.project_id == project_id]
@@ -144,7 +141,7 @@ def group_page(
     walk = list(base)
     floor = None
     if where.prefix:
-        pattern = _escape_like(escape_text(where.prefix)) + "%"
+        pattern = escape_like(escape_text(where.prefix)) + "%"
         walk.append(key.ilike(pattern, escape="\\"))
         floor = _window_floor(session, project_id, where, after)
         if floor is not None:
