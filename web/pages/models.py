@@ -22,7 +22,7 @@ from server.pricing.catalog import (
 )
 from server.pricing.jobs import RecomputeJob, RecomputeJobs
 from server.users.queries import Role
-from web.queries.models import SeenModel, recent_models
+from web.queries.models import recent_models
 from web.security import Access, ProjectAccess
 from web.templating import render
 from web.timerange import parse_moment
@@ -130,9 +130,7 @@ def _seen(session: SessionDep, project_id: str, table: list[ModelPrice]) -> list
     return rows
 
 
-def preview(
-    pattern: str, seen: list[PreviewRow] | list[SeenModel], table: list[ModelPrice]
-) -> Preview:
+def preview(pattern: str, seen: list[PreviewRow]) -> Preview:
     """Which recent model names a pattern would match (tried as the server does)."""
     pattern = pattern.strip()
     if not pattern:
@@ -146,12 +144,7 @@ def preview(
     )
     matched: list[PreviewRow] = []
     others = 0
-    for item in seen:
-        row = (
-            item
-            if isinstance(item, PreviewRow)
-            else PreviewRow(item.name, item.observations, item.unpriced, None)
-        )
+    for row in seen:
         if probe.matches(row.name):
             matched.append(row)
         else:
@@ -175,7 +168,7 @@ def _page(
         own=[_row(m) for m in table if not m.builtin],
         builtin=[_row(m) for m in table if m.builtin],
         form=form,
-        preview=preview(form.match_pattern, seen, table),
+        preview=preview(form.match_pattern, seen),
         seen=seen,
         job=jobs.running(access.project.id),
         recompute_from=(datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%d"),
