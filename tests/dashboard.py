@@ -57,5 +57,7 @@ def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> Dashboa
     return browser
 
 
-def signed_in(client: TestClient, engine: Engine, project: ProjectKeys, role: str = "owner") -> DashboardClient:
+def signed_in(
+    client: TestClient, engine: Engine, project: ProjectKeys, role: str = "owner"
+) -> DashboardClient:
     return sign_in(client, make_user(engine, project, role))

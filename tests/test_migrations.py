@@ -32,7 +32,10 @@ def test_migrations_build_the_schema_from_empty_and_match_the_models(
         assert {"projects", "api_keys", "traces", "observations", "scores"} <= tables
         with engine.connect() as conn:
             drift = compare_metadata(
-                MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name}), metadata
+                MigrationContext.configure(
+                    conn, opts={"compare_type": True, "include_name": include_name}
+                ),
+                metadata,
             )
         assert drift == []
     finally:

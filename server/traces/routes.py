@@ -116,9 +116,7 @@ def get_trace(trace_id: str, session: SessionDep, principal: ProjectDep) -> dict
     # Spyglass additions: the trace's usage and cost per key, and what could not be priced.
     view["usageDetails"] = queries.sum_details(o.usage_details for o in observations)
     view["costDetails"] = queries.sum_details(o.cost_details for o in observations)
-    view["unpricedObservations"] = sum(
-        1 for o in observations if o.model and o.total_cost is None
-    )
+    view["unpricedObservations"] = sum(1 for o in observations if o.model and o.total_cost is None)
     return view
 
 
