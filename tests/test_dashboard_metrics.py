@@ -347,7 +347,15 @@ class TestCharts:
     ) -> None:
         seed(client, project)
         found = charts(open_page(browser, project, range="24h"))
-        assert set(found) == {"traces", "latency", "tokens", "cost", "errors", "scores"}
+        assert set(found) == {
+            "traces",
+            "latency",
+            "tokens",
+            "cost",
+            "cost-types",
+            "errors",
+            "scores",
+        }
         assert sum(known(series(found["traces"], "Traces"))) == 4
         assert sum(known(series(found["traces"], "With errors"))) == 1
         assert sum(known(series(found["tokens"], "Input"))) == 360
@@ -355,6 +363,8 @@ class TestCharts:
         assert sum(known(series(found["cost"], "Total"))) == pytest.approx(0.035)
         assert sum(known(series(found["cost"], "acme-large"))) == pytest.approx(0.03)
         assert sum(known(series(found["cost"], "acme-small"))) == pytest.approx(0.005)
+        by_type = {s["label"]: sum(known(s["values"])) for s in found["cost-types"]["series"]}
+        assert by_type == {"Not split": pytest.approx(0.035)}  # clients sent totals only
         assert sorted(known(series(found["latency"], "p50"))) == near([2000, 3000, 4000])
         assert sorted(known(series(found["errors"], "Error rate")))[-1] == 1.0
         assert sorted(known(series(found["scores"], "quality"))) == [0.0, 0.5, 1.0]

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from server.db.models import metric_hours
 from tests.conftest import ProjectKeys
 from tests.dashboard import signed_in
 from tests.factories import generation_event, new_id
@@ -345,3 +346,117 @@ class TestCostOnTheMetricsPage:
             total, page = cost_chart_total(range_)
             assert total == pytest.approx(expected + 1000 * 1e-5)
             assert page.select_one("[data-metric=unpriced]") is None
+
+
+class TestCostByUsageType:
+    def test_the_cost_chart_splits_input_output_cache_and_reasoning_on_both_read_paths(
+        self, client: TestClient, engine: Engine, project: ProjectKeys
+    ) -> None:
+        from server.metrics import rollups
+
+        two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+
+        def at(obs_id: str, model: str, **fields: Any) -> dict[str, Any]:
+            return generation_event(
+                obs_id, new_id(), start=two_hours_ago, at=two_hours_ago, model=model, **fields
+            )
+
+        ingest(
+            client,
+            project,
+            # Anthropic usage: cache reads and writes apart from input.
+            at(
+                "u-claude",
+                "claude-3-5-sonnet-20241022",
+                usageDetails={
+                    "input_tokens": 1000,
+                    "output_tokens": 200,
+                    "cache_read_input_tokens": 10_000,
+                    "cache_creation_input_tokens": 2_000,
+                },
+            ),
+            # OpenAI Responses usage with reasoning inside the output count.
+            at(
+                "u-o3",
+                "o3-mini",
+                usageDetails={
+                    "input_tokens": 500,
+                    "output_tokens": 900,
+                    "output_tokens_details": {"reasoning_tokens": 600},
+                    "total_tokens": 1400,
+                },
+            ),
+            # A client cost with no split, and an unpriced generation.
+            at("u-sent", "gpt-4o", usageDetails={"input": 10}, costDetails={"total": 0.5}),
+            at("u-unknown", "acme-llm-7", usageDetails={"input": 1000}),
+        )
+        api = {
+            obs: client.get(f"/api/public/observations/{obs}", headers=project.headers).json()
+            for obs in ("u-claude", "u-o3", "u-sent")
+        }
+        expected: dict[str, float] = {}
+        for found in api.values():
+            for key, amount in found["costDetails"].items():
+                kind = {
+                    "input": "input",
+                    "output": "output",
+                    "input_cached_tokens": "cached input",
+                    "input_cache_creation": "cache write",
+                    "output_reasoning_tokens": "reasoning",
+                }.get(key)
+                if kind is not None:
+                    expected[kind] = expected.get(kind, 0.0) + amount
+        expected["not split"] = 0.5
+        assert set(expected) == {
+            "input",
+            "output",
+            "cached input",
+            "cache write",
+            "reasoning",
+            "not split",
+        }
+        assert all(amount > 0 for amount in expected.values())
+        grand_total = sum(f["calculatedTotalCost"] for f in api.values())
+        assert sum(expected.values()) == pytest.approx(grand_total)
+        browser = signed_in(client, engine, project, role="viewer")
+
+        def chart(range_: str, chart_id: str) -> dict[str, float]:
+            import json
+
+            page = soup(browser.get(f"/project/{project.id}/metrics?range={range_}").text)
+            canvas = page.select_one(f"#chart-{chart_id} .chart-canvas")
+            assert canvas is not None, page.select_one(f"#chart-{chart_id}")
+            payload = json.loads(str(canvas["data-chart"]))
+            return {s["label"]: sum(v or 0 for v in s["values"]) for s in payload["series"]}
+
+        def check(range_: str) -> None:
+            by_type = chart(range_, "cost-types")
+            assert list(by_type) == [
+                "Input",
+                "Output",
+                "Cached input",
+                "Cache write",
+                "Reasoning",
+                "Not split",
+            ]
+            assert by_type == pytest.approx({k.capitalize(): v for k, v in expected.items()})
+            assert sum(by_type.values()) == pytest.approx(chart(range_, "cost")["Total"])
+
+        check("24h")  # raw rows, 15-minute buckets
+        check("7d")  # hourly rollups, that hour still dirty: read raw (then rebuilt)
+        rollups.refresh_dirty(engine, datetime.now(UTC))
+        m = metric_hours.c
+        with engine.connect() as conn:
+            hour = rollups.hour_of(two_hours_ago)
+            assert not conn.execute(
+                select(rollups.dirty_table().c.hour).where(
+                    rollups.dirty_table().c.project_id == project.id
+                )
+            ).all()
+            stored = conn.execute(
+                select(m.key, m.cost).where(
+                    m.project_id == project.id, m.hour == hour, m.dimension == "usage"
+                )
+            ).all()
+        assert dict(stored) == pytest.approx(expected)
+        check("7d")  # now from the stored rollups

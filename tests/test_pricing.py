@@ -14,6 +14,7 @@ from server.pricing.catalog import ModelPrice, builtin_models, find_price
 from server.pricing.cost import compute_cost
 from server.pricing.names import normalise_model_name
 from server.pricing.tokens import approximate, text_of
+from server.pricing.usage_types import cost_by_type, usage_type
 from tests.conftest import ProjectKeys
 from tests.factories import T0, generation_event, new_id, span_event
 from tests.otlp_bodies import export, span, span_id, trace_id
@@ -268,6 +269,54 @@ class TestCost:
         priced = compute_cost(usage, definition, model)
         assert priced.cost is None
         assert priced.reason == reason
+
+
+class TestUsageTypes:
+    @pytest.mark.parametrize(
+        ("key", "kind"),
+        [
+            ("input", "input"),
+            ("output", "output"),
+            ("input_cached_tokens", "cached input"),
+            ("input_cache_read", "cached input"),
+            ("cache_read_input_tokens", "cached input"),
+            ("input_cache_creation", "cache write"),
+            ("cache_creation_input_tokens", "cache write"),
+            ("input_cache_write", "cache write"),
+            ("output_reasoning_tokens", "reasoning"),
+            ("output_reasoning", "reasoning"),
+            ("input_audio_tokens", "audio"),
+            ("output_audio_tokens", "audio"),
+            ("input_image", "images"),
+            ("input_text_tokens", "input"),
+            ("output_accepted_prediction_tokens", "output"),
+            ("requests", "other"),
+            ("total", None),
+        ],
+    )
+    def test_every_spelling_of_a_usage_key_has_one_type(self, key: str, kind: str | None) -> None:
+        assert usage_type(key) == kind
+
+    def test_types_add_up_to_the_total_and_a_bare_total_is_not_split(self) -> None:
+        sonnet = {
+            "input": 0.003,
+            "input_cached_tokens": 0.0003,
+            "input_cache_creation": 0.00375,
+            "output": 0.015,
+            "total": 0.02205,
+        }
+        assert cost_by_type(sonnet) == pytest.approx(
+            {"input": 0.003, "cached input": 0.0003, "cache write": 0.00375, "output": 0.015}
+        )
+        assert cost_by_type({"total": 0.25}) == {"not split": 0.25}
+        # A client total above its parts: the rest is shown, not dropped.
+        assert cost_by_type({"input": 0.1, "total": 0.25}) == pytest.approx(
+            {"input": 0.1, "not split": 0.15}
+        )
+        assert cost_by_type({"input": 0.1, "output": 0.2}) == pytest.approx(
+            {"input": 0.1, "output": 0.2}
+        )
+        assert cost_by_type(None) == {}
 
 
 class TestTokenEstimate:

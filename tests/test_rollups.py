@@ -197,3 +197,43 @@ def test_upgrading_an_existing_database_fills_rollups_and_the_search_index(
             assert list(session.scalars(query)) == ["t"]
     finally:
         engine.dispose()
+
+
+def test_upgrading_marks_the_hours_with_costs_dirty_and_the_rebuild_splits_them_by_type(
+    dialect: str, tmp_path: Path
+) -> None:
+    from sqlalchemy import bindparam
+
+    from server.db.models import metric_hours
+    from server.db.types import UtcDateTime
+    from server.metrics import rollups
+
+    engine = make_engine(fresh_database_url(dialect, tmp_path, "usage-types"))
+    try:
+        config = alembic_config(engine)
+        command.upgrade(config, "0006")
+        # Rows written before 0007, with no dirty mark (as after `spyglass metrics rebuild`).
+        with engine.begin() as conn:
+            for obs_id, cost in (
+                ("priced", '{"input": 0.1, "input_cached_tokens": 0.02, "total": 0.12}'),
+                ("unpriced", None),
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO observations (project_id, id, trace_id, type, start_time, "
+                        "level, environment, cost_details, total_cost, provisional, "
+                        "last_event_at, created_at, updated_at) VALUES ('p', :id, 't', "
+                        "'GENERATION', :t, 'DEFAULT', 'default', :cost, :total, false, :t, :t, :t)"
+                    ).bindparams(bindparam("t", type_=UtcDateTime())),
+                    {"id": obs_id, "t": T0, "cost": cost, "total": 0.12 if cost else None},
+                )
+        command.upgrade(config, "head")
+        assert rollups.refresh_dirty(engine, T0 + timedelta(days=1)) == 1
+        m = metric_hours.c
+        with engine.connect() as conn:
+            stored = conn.execute(
+                select(m.key, m.cost, m.observations).where(m.dimension == "usage")
+            ).all()
+        assert sorted(stored) == [("cached input", pytest.approx(0.02), 1), ("input", 0.1, 1)]
+    finally:
+        engine.dispose()

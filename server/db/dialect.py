@@ -264,3 +264,13 @@ def json_array_has_any(
 
 def table_valued_each(column: ColumnElement[Any]) -> Any:
     return func.json_each(column).table_valued("value")
+
+
+def json_object_entries(dialect: Dialect, column: Any) -> Any:
+    """The (key, value) pairs of the JSON object in `column`, as a table to join per row
+    (`value` is text on Postgres, the JSON value on SQLite: cast it)."""
+    if dialect is Dialect.POSTGRESQL:
+        return func.jsonb_each_text(column).table_valued("key", "value")
+    if dialect is Dialect.SQLITE:
+        return func.json_each(column).table_valued("key", "value")
+    assert_never(dialect)

@@ -53,6 +53,7 @@ from server.db.models import (
     user_hours,
 )
 from server.ingest.records import Kind
+from server.pricing.usage_types import cost_by_type
 
 log = logging.getLogger("spyglass.metrics")
 
@@ -60,7 +61,8 @@ HOUR = timedelta(hours=1)
 MODEL_CALLS = frozenset(("GENERATION", "EMBEDDING"))
 # Scores whose numeric value means something when averaged (categorical ones are stored as 0).
 AVERAGED_SCORES = ("NUMERIC", "BOOLEAN")
-DIMENSIONS = ("model", "name", "prompt")
+# "usage": cost per usage type (input, cached input, reasoning…), see server.pricing.usage_types.
+DIMENSIONS = ("model", "name", "prompt", "usage")
 _LOG_STEP = math.log(1.1)
 ZERO_BIN = -1_000_000  # durations of 0 ms (or less, from clients with skewed clocks)
 _CHUNK = 500
@@ -210,13 +212,14 @@ _OBS_COLUMNS = (
     _obs.c.input_tokens,
     _obs.c.output_tokens,
     _obs.c.duration_ms,
+    _obs.c.cost_details,
 )
 
 
 def aggregate_observations(rows: Iterable[Sequence[Any]]) -> dict[GroupKey, Group]:
     """Rows of `_OBS_COLUMNS`, summed per hour, environment and dimension key."""
     groups: dict[GroupKey, Group] = {}
-    for start, env, kind, level, model, name, prompt, version, cost, tin, tout, ms in rows:
+    for start, env, kind, level, model, name, prompt, version, cost, tin, tout, ms, details in rows:
         hour = hour_of(start)
         call = kind in MODEL_CALLS
         error = level == "ERROR"
@@ -248,6 +251,13 @@ def aggregate_observations(rows: Iterable[Sequence[Any]]) -> dict[GroupKey, Grou
                 g.cost = cost if g.cost is None else g.cost + cost
             if timed and b is not None:
                 g.durations[b] += 1
+        for usage, amount in cost_by_type(details).items():
+            key = (hour, env, "usage", usage, None)
+            g = groups.get(key)
+            if g is None:
+                g = groups[key] = Group()
+            g.observations += 1
+            g.cost = amount if g.cost is None else g.cost + amount
     return groups
 
 

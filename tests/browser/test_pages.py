@@ -655,6 +655,9 @@ def test_metrics_cards_and_charts(owner: Page, world: World) -> None:
     )
     drawn = assert_charts_drawn(page, 4)
     assert drawn >= 4
+    by_type = page.locator('#chart-cost-types .chart-canvas[data-drawn="1"] .u-legend')
+    expect(by_type).to_contain_text("Input")
+    expect(by_type).to_contain_text("Output")
     shot(page, "24h")
 
     # Hovering a point fills uPlot's legend with that bucket's time and value.

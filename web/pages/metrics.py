@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from server.deps import SessionDep
 from server.metrics import rollups
+from server.pricing import usage_types
 from web import metrics
 from web.charts import Series, TimeChart, align, bucket_size, bucket_starts
 from web.metrics import Bounds, Percentiles, ScoreSum, Totals
@@ -224,6 +225,7 @@ class Source(Protocol):
     def trace_buckets(self) -> list[queries.TraceBucket]: ...
     def trace_latency(self) -> Percentiles: ...
     def observations_by_bucket_and_model(self) -> ByBucketModel: ...
+    def cost_by_usage_type(self) -> dict[tuple[int, str], float]: ...
     def model_durations(self) -> dict[str | None, Percentiles]: ...
     def observation_names(self) -> list[queries.NameTotals]: ...
     def prompt_versions(self) -> list[queries.PromptVersionTotals]: ...
@@ -250,6 +252,9 @@ class PlainSource:
 
     def observations_by_bucket_and_model(self) -> ByBucketModel:
         return queries.observations_by_bucket_and_model(self.session, self.w, self.bucket)
+
+    def cost_by_usage_type(self) -> dict[tuple[int, str], float]:
+        return queries.cost_by_usage_type(self.session, self.w, self.bucket)
 
     def model_durations(self) -> dict[str | None, Percentiles]:
         return queries.model_durations(self.session, self.w)
@@ -286,6 +291,9 @@ class RolledUpSource:
     def observations_by_bucket_and_model(self) -> ByBucketModel:
         return self.rollups.observations_by_bucket_and_model()
 
+    def cost_by_usage_type(self) -> dict[tuple[int, str], float]:
+        return self.rollups.cost_by_usage_type()
+
     def model_durations(self) -> dict[str | None, Percentiles]:
         return self.rollups.model_durations()
 
@@ -317,6 +325,7 @@ def _add_cards_and_charts(
         _latency_chart(starts, bucket, {t.bucket: t.latency for t in traces}, links),
         _tokens_chart(starts, bucket, per_bucket, links),
         _cost_chart(starts, bucket, per_bucket, observations, links),
+        _cost_type_chart(starts, bucket, source.cost_by_usage_type(), links),
         _error_chart(starts, bucket, traces, links),
         _score_chart(starts, bucket, scores, links),
     ]
@@ -481,6 +490,21 @@ def _cost_chart(
             series.append(Series(model, align(starts, found)))
     title = "Cost (priced generations)"
     return TimeChart("cost", title, "usd", bucket, starts, series, links.bucket())
+
+
+def _cost_type_chart(
+    starts: list[int], bucket: int, by_type: dict[tuple[int, str], float], links: Links
+) -> TimeChart:
+    """Known costs per usage type (input, output, cached input, cache write, reasoning…)."""
+    series = [
+        Series(
+            kind.capitalize(),
+            align(starts, {b: cost for (b, k), cost in by_type.items() if k == kind}),
+        )
+        for kind in usage_types.ordered(k for _, k in by_type)
+    ]
+    title = "Cost by usage type"
+    return TimeChart("cost-types", title, "usd", bucket, starts, series, links.bucket())
 
 
 def _error_chart(

@@ -17,6 +17,7 @@ from typing import Any, assert_never
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Float,
     Integer,
     Select,
     and_,
@@ -27,14 +28,16 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from server.db.dialect import Dialect
+from server.db.dialect import Dialect, json_object_entries
 from server.db.models import Observation, Score, Trace, TraceRollup, metric_hours
 from server.metrics import rollups
+from server.pricing import usage_types
 from web.metrics import PERCENTILES, Percentiles, ScoreSum, Totals, from_ranks
 from web.metrics import plus as metric_plus
 
@@ -337,6 +340,32 @@ def observations_by_bucket_and_model(
         .group_by(at, Observation.model)
     )
     return {(int(row[0]), row[1]): _totals(row[2:]) for row in session.execute(query)}
+
+
+def cost_by_usage_type(session: Session, w: Window, bucket: int) -> dict[tuple[int, str], float]:
+    """Cost per (bucket, usage type): the keys of each observation's cost details, summed in
+    SQL and grouped into types here (see `server.pricing.usage_types`)."""
+    dialect = Dialect.of(session)
+    at = _bucket(dialect, Observation.start_time, bucket).label("bucket")
+    priced = [*_observations(w), Observation.cost_details.is_not(None)]
+    entries = json_object_entries(dialect, Observation.cost_details)
+    parts = (
+        select(at, entries.c.key, func.sum(cast(entries.c.value, Float)))
+        .select_from(Observation)
+        .join(entries, true())
+        .where(*priced)
+        .group_by(at, entries.c.key)
+    )
+    by_bucket: dict[int, dict[str, float]] = defaultdict(dict)
+    for b, key, amount in session.execute(parts):
+        kind = usage_types.usage_type(str(key))
+        if kind is not None and amount is not None:
+            found = by_bucket[int(b)]
+            found[kind] = found.get(kind, 0.0) + float(amount)
+    totals = select(at, func.sum(Observation.total_cost)).where(*priced).group_by(at)
+    for b, total in session.execute(totals):
+        usage_types.add_unsplit(by_bucket[int(b)], None if total is None else float(total))
+    return {(b, kind): amount for b, found in by_bucket.items() for kind, amount in found.items()}
 
 
 def model_durations(session: Session, w: Window) -> dict[str | None, Percentiles]:
@@ -703,6 +732,13 @@ class Rollups:
             (b, key): _totals_of(g)
             for (b, dim, key, _), g in self.observations.items()
             if dim == "model"
+        }
+
+    def cost_by_usage_type(self) -> dict[tuple[int, str], float]:
+        return {
+            (b, str(key)): g.cost
+            for (b, dim, key, _), g in self.observations.items()
+            if dim == "usage" and g.cost is not None
         }
 
     def model_durations(self) -> dict[str | None, Percentiles]:

@@ -28,8 +28,9 @@ class MetricDirtyHour(Base):
 
 
 # Observations per hour, environment and one dimension: `model` and `name` (every
-# observation, key NULL when it has none) and `prompt` (observations linked to a prompt
-# version). Durations are a histogram of log bins, JSON text [bin, count, bin, count, …].
+# observation, key NULL when it has none), `prompt` (observations linked to a prompt
+# version) and `usage` (key: a usage type; `cost` is that type's share of the observations
+# that had a cost, `observations` how many had one; no tokens, errors or durations). Durations are a histogram of log bins, JSON text [bin, count, bin, count, …].
 metric_hours = Table(
     "metric_hours",
     metadata,
