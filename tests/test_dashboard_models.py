@@ -197,6 +197,95 @@ class TestModelsPage:
         assert form.select_one("[name=price_input]")["value"] == "0.15"  # type: ignore[index]
         assert form.select_one("[name=price_input_cached_tokens]")["value"] == "0.075"  # type: ignore[index]
 
+    def test_a_project_definition_is_edited_in_place_and_keeps_prices_the_form_has_no_field_for(
+        self, client: TestClient, engine: Engine, project: ProjectKeys, other_project: ProjectKeys
+    ) -> None:
+        created = client.post(
+            "/api/public/models",
+            json={
+                "modelName": "acme",
+                "matchPattern": "^acme-llm-\\d+$",
+                "startDate": "2026-01-15T00:00:00Z",
+                "pricingTiers": [
+                    {"isDefault": True, "prices": {"input": 1e-6, "output": 2e-6, "requests": 0.01}}
+                ],
+            },
+            headers=project.headers,
+        )
+        assert created.status_code == 200, created.text
+        model_id = created.json()["id"]
+        browser = signed_in(client, engine, project, role="member")
+        url = f"/project/{project.id}/settings/models"
+        page = soup(browser.get(url).text)
+        edit = page.select_one("#own-models a[href*=edit]")
+        assert edit is not None and edit["href"] == f"?edit={model_id}#model-form"
+
+        form = soup(browser.get(f"{url}?edit={model_id}").text).select_one("#model-form")
+        assert form is not None and "Edit acme" in form.get_text()
+
+        def value(name: str) -> str:
+            found = form.select_one(f"[name={name}]")
+            assert found is not None, name
+            return str(found["value"])
+
+        assert value("definition_id") == model_id
+        assert (value("model_name"), value("match_pattern")) == ("acme", "^acme-llm-\\d+$")
+        assert (value("start_date"), value("price_input"), value("price_output")) == (
+            "2026-01-15",
+            "1",
+            "2",
+        )
+        kept = form.select_one("[data-testid=kept-prices]")
+        assert kept is not None and "requests 10000" in kept.get_text()
+
+        saved = browser.htmx(
+            "POST",
+            url,
+            data={
+                "definition_id": model_id,
+                "model_name": "acme v2",
+                "match_pattern": "^acme-llm-\\d+$",
+                "start_date": "2026-01-15",
+                "price_input": "1",
+                "price_output": "4",
+            },
+        )
+        assert saved.status_code == 200, saved.text
+        assert "Updated acme v2" in soup(saved.text).get_text()
+        own = [
+            m
+            for m in client.get("/api/public/models", headers=project.headers).json()["data"]
+            if not m["isLangfuseManaged"]
+        ]
+        assert [m["id"] for m in own] == [model_id]  # changed in place, not added
+        assert own[0]["modelName"] == "acme v2"
+        assert own[0]["outputPrice"] == pytest.approx(4e-6)
+        assert own[0]["prices"]["requests"]["price"] == pytest.approx(0.01)
+        ingest(
+            client, project, recent("e1", "acme-llm-3", usageDetails={"input": 10, "output": 10})
+        )
+        assert cost_of(client, project, "e1") == pytest.approx(10 * 1e-6 + 10 * 4e-6)
+
+        # Built-in definitions and other projects' definitions are not editable here.
+        page = soup(browser.get(f"{url}?edit=builtin:gpt-4o").text)
+        alert = page.select_one("#definitions [role=alert]")
+        assert alert is not None and "No such definition" in alert.get_text()
+        assert page.select_one("[name=definition_id]") is None
+        theirs = client.post(
+            "/api/public/models",
+            json={"modelName": "theirs", "matchPattern": "^theirs$", "inputPrice": 1e-6},
+            headers=other_project.headers,
+        ).json()["id"]
+        for target in ("builtin:gpt-4o", theirs):
+            refused = browser.htmx(
+                "POST",
+                url,
+                data={"definition_id": target, "model_name": "x", "price_input": "9"},
+            )
+            assert refused.status_code == 404
+        other = client.get("/api/public/models", headers=other_project.headers).json()["data"]
+        assert other[0]["modelName"] == "theirs" and other[0]["inputPrice"] == pytest.approx(1e-6)
+
     def test_viewers_cannot_change_definitions_or_recompute(
         self, client: TestClient, engine: Engine, project: ProjectKeys
     ) -> None:

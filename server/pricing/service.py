@@ -1,4 +1,4 @@
-"""Project model definitions: create, list (with the built-in ones), delete."""
+"""Project model definitions: create, list (with the built-in ones), edit, delete."""
 
 from __future__ import annotations
 
@@ -70,6 +70,32 @@ def create_definition(
         updated_at=now,
     )
     session.add(row)
+    session.flush()
+    return from_row(row)
+
+
+def update_definition(
+    session: Session,
+    project_id: str,
+    definition_id: str,
+    *,
+    model_name: str,
+    match_pattern: str,
+    prices: dict[str, float],
+    start_date: datetime | None = None,
+) -> ModelPrice | None:
+    """Change one of the project's definitions in place (built-in ones are overridden, not
+    edited); None when the project has no such definition."""
+    row = session.get(ModelPriceRow, definition_id)
+    if row is None or row.project_id != project_id:
+        return None
+    if not prices:
+        raise DefinitionError("give at least one price (e.g. input and output, USD per token)")
+    row.model_name = model_name.strip()
+    row.match_pattern = match_pattern
+    row.prices = prices
+    row.start_date = start_date.astimezone(UTC) if start_date else None
+    row.updated_at = datetime.now(UTC)
     session.flush()
     return from_row(row)
 

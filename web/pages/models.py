@@ -60,6 +60,23 @@ class ModelForm:
     prices: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     saved: str | None = None
+    editing: str | None = None  # the id of the project definition being edited
+    # Prices the form has no field for (set through the API), kept as they are on save.
+    kept: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _form_of(model: ModelPrice, *, editing: bool) -> ModelForm:
+    fields = {key for key, _ in PRICE_FIELDS}
+    return ModelForm(
+        model_name=model.model_name,
+        match_pattern=model.match_pattern,
+        start_date=model.start_date.strftime("%Y-%m-%d") if editing and model.start_date else "",
+        prices={k: _per_million(v) for k, v in model.prices.items() if k in fields},
+        editing=model.id if editing else None,
+        kept=[(k, _per_million(v)) for k, v in model.prices.items() if k not in fields]
+        if editing
+        else [],
+    )
 
 
 @dataclass
@@ -177,17 +194,26 @@ def _page(
 
 @router.get("")
 def models_page(
-    request: Request, access: Access, session: SessionDep, state: StateDep, override: str = ""
+    request: Request,
+    access: Access,
+    session: SessionDep,
+    state: StateDep,
+    override: str = "",
+    edit: str = "",
 ) -> Response:
+    """`?override=` prefills the form from any definition (to add a project one that wins);
+    `?edit=` opens one of the project's own definitions for changing in place."""
     form = None
     if override:
         base = service.get_definition(session, access.project.id, override)
         if base is not None:
-            form = ModelForm(
-                model_name=base.model_name,
-                match_pattern=base.match_pattern,
-                prices={k: _per_million(v) for k, v in base.prices.items()},
-            )
+            form = _form_of(base, editing=False)
+    elif edit:
+        base = service.get_definition(session, access.project.id, edit)
+        if base is not None and not base.builtin:
+            form = _form_of(base, editing=True)
+        else:
+            form = ModelForm(error="No such definition in this project to edit.")
     return render(request, "settings_models.html", _page(request, access, session, state, form))
 
 
@@ -204,8 +230,11 @@ def preview_fragment(
     )
 
 
-def _parse_prices(values: dict[str, str]) -> dict[str, float]:
-    prices: dict[str, float] = {}
+def _parse_prices(values: dict[str, str], kept: dict[str, float]) -> dict[str, float]:
+    """The form's prices (USD per 1M) as USD per token, plus the `kept` prices of keys the
+    form has no field for."""
+    fields = {key for key, _ in PRICE_FIELDS}
+    prices = {key: value for key, value in kept.items() if key not in fields}
     for key, text in values.items():
         text = text.strip().replace(",", ".").lstrip("$")
         if not text:
@@ -223,9 +252,10 @@ def _parse_prices(values: dict[str, str]) -> dict[str, float]:
 
 
 @router.post("")
-async def create_definition(
+async def save_definition(
     request: Request, access: Access, session: SessionDep, state: StateDep
 ) -> Response:
+    """Add a definition, or change one of the project's own (`definition_id` in the form)."""
     access.require(Role.MEMBER)
     data = await request.form()
 
@@ -238,7 +268,19 @@ async def create_definition(
         match_pattern=field_value("match_pattern").strip(),
         start_date=field_value("start_date").strip(),
         prices={key: field_value(f"price_{key}") for key, _ in PRICE_FIELDS},
+        editing=field_value("definition_id") or None,
     )
+    existing = None
+    if form.editing is not None:
+        existing = service.get_definition(session, access.project.id, form.editing)
+        if existing is None or existing.builtin:
+            form = ModelForm(error="No such definition in this project (it may have been deleted).")
+            page = _page(request, access, session, state, form)
+            return render(
+                request, "settings_models.html", page, fragment="definitions", status_code=404
+            )
+        fields = {key for key, _ in PRICE_FIELDS}
+        form.kept = [(k, _per_million(v)) for k, v in existing.prices.items() if k not in fields]
     try:
         if not form.model_name:
             raise ValueError("give the model a name")
@@ -248,15 +290,26 @@ async def create_definition(
         start = parse_moment(form.start_date) if form.start_date else None
         if form.start_date and start is None:
             raise ValueError(f"{form.start_date[:30]!r} is not a date (YYYY-MM-DD)")
-        prices = _parse_prices(form.prices)
-        service.create_definition(
-            session,
-            access.project.id,
-            model_name=form.model_name[:255],
-            match_pattern=form.match_pattern,
-            prices=prices,
-            start_date=start,
-        )
+        prices = _parse_prices(form.prices, kept=existing.prices if existing else {})
+        if existing is None:
+            service.create_definition(
+                session,
+                access.project.id,
+                model_name=form.model_name[:255],
+                match_pattern=form.match_pattern,
+                prices=prices,
+                start_date=start,
+            )
+        else:
+            service.update_definition(
+                session,
+                access.project.id,
+                existing.id,
+                model_name=form.model_name[:255],
+                match_pattern=form.match_pattern,
+                prices=prices,
+                start_date=start,
+            )
     except (ValueError, InvalidPattern) as exc:
         session.rollback()
         form.error = str(exc)
@@ -266,8 +319,10 @@ async def create_definition(
         )
     session.commit()
     state.writer.prices.invalidate(access.project.id)
+    verb = "Saved" if existing is None else "Updated"
     saved = ModelForm(
-        saved=f"Saved {form.model_name}. New observations use it at once; recompute to reprice older ones."
+        saved=f"{verb} {form.model_name}. New observations use it at once; "
+        "recompute to reprice older ones."
     )
     page = _page(request, access, session, state, saved)
     return render(request, "settings_models.html", page, fragment="definitions")
