@@ -95,6 +95,7 @@ def observation_view(obs: Observation) -> dict[str, Any]:
         "outputPrice": None,
         "totalPrice": None,
         "modelId": obs.model_price_id,
+        "usagePricingTierName": obs.pricing_tier,
         # Spyglass additions: where the cost came from, or why there is none.
         "costSource": obs.cost_source,
         "unpricedReason": obs.unpriced_reason,

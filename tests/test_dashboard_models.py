@@ -184,6 +184,38 @@ class TestModelsPage:
         bad = soup(browser.htmx("GET", url, params={"match_pattern": "([a-"}).text)
         assert bad.select_one("[role=alert]") is not None
 
+    def test_tiers_are_listed_with_their_conditions_and_named_in_the_trace_panel(
+        self, client: TestClient, engine: Engine, project: ProjectKeys
+    ) -> None:
+        browser = signed_in(client, engine, project)
+        page = soup(browser.get(f"/project/{project.id}/settings/models").text)
+        rows = {
+            row.select_one("td").get_text(strip=True): row  # type: ignore[union-attr]
+            for row in page.select("#builtin-models tbody tr")
+        }
+        tier = rows["gemini-2.5-pro"].select_one("[data-testid=tier]")
+        assert tier is not None
+        text = " ".join(tier.get_text().split())
+        assert "Long context (>200k input) — when usage ^input > 200,000" in text
+        assert "input 2.5" in text and "output 15" in text
+        assert rows["gpt-4o"].select_one("[data-testid=tier]") is None
+
+        trace = new_id()
+        ingest(
+            client,
+            project,
+            generation_event(
+                "long", trace, model="gemini-2.5-pro", usageDetails={"input": 250_000}
+            ),
+        )
+        panel = soup(
+            browser.get(f"/project/{project.id}/traces/{trace}?observation=long").text
+        ).select_one("[data-fact=cost-note]")
+        assert panel is not None
+        assert panel.get_text() == (
+            "computed from usage × the gemini-2.5-pro price, tier “Long context (>200k input)”"
+        )
+
     def test_override_prefills_the_form_with_the_built_in_definition(
         self, client: TestClient, engine: Engine, project: ProjectKeys
     ) -> None:
@@ -207,7 +239,19 @@ class TestModelsPage:
                 "matchPattern": "^acme-llm-\\d+$",
                 "startDate": "2026-01-15T00:00:00Z",
                 "pricingTiers": [
-                    {"isDefault": True, "prices": {"input": 1e-6, "output": 2e-6, "requests": 0.01}}
+                    {
+                        "isDefault": True,
+                        "prices": {"input": 1e-6, "output": 2e-6, "requests": 0.01},
+                    },
+                    {
+                        "name": "huge",
+                        "isDefault": False,
+                        "priority": 1,
+                        "conditions": [
+                            {"usageDetailPattern": "^input", "operator": "gt", "value": 1e6}
+                        ],
+                        "prices": {"input": 5e-6},
+                    },
                 ],
             },
             headers=project.headers,
@@ -237,6 +281,8 @@ class TestModelsPage:
         )
         kept = form.select_one("[data-testid=kept-prices]")
         assert kept is not None and "requests 10000" in kept.get_text()
+        kept_tiers = form.select_one("[data-testid=kept-tiers]")
+        assert kept_tiers is not None and "1 pricing tier " in kept_tiers.get_text()
 
         saved = browser.htmx(
             "POST",
@@ -261,6 +307,7 @@ class TestModelsPage:
         assert own[0]["modelName"] == "acme v2"
         assert own[0]["outputPrice"] == pytest.approx(4e-6)
         assert own[0]["prices"]["requests"]["price"] == pytest.approx(0.01)
+        assert [t["name"] for t in own[0]["pricingTiers"]] == ["Standard", "huge"]
         ingest(
             client, project, recent("e1", "acme-llm-3", usageDetails={"input": 10, "output": 10})
         )

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from server.ingest.otlp.usage import usage_from
 from server.ingest.usage import usage_details
-from server.pricing.catalog import ModelPrice, builtin_models, find_price
+from server.pricing.catalog import ModelPrice, builtin_models, find_price, tiers_of
 from server.pricing.cost import compute_cost
 from server.pricing.names import normalise_model_name
 from server.pricing.tokens import approximate, text_of
@@ -37,6 +37,24 @@ def price(
         start_date=start,
         project_id=project,
     )
+
+
+def tiered(*conditions: dict[str, Any]) -> dict[str, Any]:
+    """A model body with default prices and one conditional tier."""
+    return {
+        "modelName": "x",
+        "matchPattern": "^x$",
+        "pricingTiers": [
+            {"isDefault": True, "priority": 0, "conditions": [], "prices": {"input": 1e-6}},
+            {
+                "name": "big",
+                "isDefault": False,
+                "priority": 1,
+                "conditions": list(conditions),
+                "prices": {"input": 2e-6},
+            },
+        ],
+    }
 
 
 class TestModelNames:
@@ -271,6 +289,85 @@ class TestCost:
         assert priced.reason == reason
 
 
+class TestPricingTiers:
+    def long_context(self) -> ModelPrice:
+        return ModelPrice(
+            id="p:long",
+            model_name="long",
+            match_pattern="^long$",
+            prices={"input": 1 * M, "input_cached_tokens": 0.1 * M, "output": 5 * M},
+            project_id="p",
+            tiers=tiers_of(
+                [
+                    {
+                        "name": "flex",
+                        "priority": 1,
+                        "conditions": [
+                            {
+                                "source": "model_parameters",
+                                "key": "service_tier",
+                                "operator": "in",
+                                "values": ["flex"],
+                            }
+                        ],
+                        "prices": {"input": 0.5 * M, "output": 2.5 * M},
+                    },
+                    {
+                        "name": "over 200k",
+                        "priority": 2,
+                        # All input keys count toward the threshold, cache reads included.
+                        "conditions": [
+                            {"usageDetailPattern": "^input", "operator": "gt", "value": 200_000}
+                        ],
+                        "prices": {"input": 2 * M, "output": 10 * M},
+                    },
+                ]
+            ),
+        )
+
+    def test_a_tier_applies_when_all_its_conditions_hold_and_the_first_by_priority_wins(
+        self,
+    ) -> None:
+        model = self.long_context()
+        small = {"input": 1000, "output": 100}
+        priced = compute_cost(small, model, "long")
+        assert priced.tier is None
+        assert priced.cost is not None and priced.cost["total"] == pytest.approx(1500 * M)
+        # 150k uncached + 60k cached = 210k input tokens: above the threshold.
+        big = {"input": 150_000, "input_cached_tokens": 60_000, "output": 1000}
+        priced = compute_cost(big, model, "long")
+        assert priced.tier is not None and priced.tier.name == "over 200k"
+        assert priced.cost is not None
+        assert priced.cost["input"] == pytest.approx(300_000 * M)
+        # The tier has no cached price: the definition's default one applies, not input's.
+        assert priced.cost["input_cached_tokens"] == pytest.approx(6_000 * M)
+        assert priced.cost["output"] == pytest.approx(10_000 * M)
+        exactly = {"input": 200_000, "output": 1}
+        assert compute_cost(exactly, model, "long").tier is None  # gt, not gte
+        flex = compute_cost(big, model, "long", {"model_parameters": {"service_tier": "flex"}})
+        assert flex.tier is not None and flex.tier.name == "flex"  # priority 1 before 2
+        other = compute_cost(big, model, "long", {"model_parameters": {"service_tier": "auto"}})
+        assert other.tier is not None and other.tier.name == "over 200k"
+
+    @pytest.mark.parametrize(
+        ("model", "input_tokens", "expected_input_price"),
+        [
+            ("gemini-2.5-pro", 100_000, 1.25),
+            ("gemini-2.5-pro", 250_000, 2.5),
+            ("claude-sonnet-4-5-20250929", 150_000, 3.0),
+            ("claude-sonnet-4-5-20250929", 250_000, 6.0),
+        ],
+    )
+    def test_built_in_long_context_prices(
+        self, model: str, input_tokens: int, expected_input_price: float
+    ) -> None:
+        definition = find_price(builtin_models(), model, T0)
+        assert definition is not None
+        priced = compute_cost({"input": input_tokens, "output": 10}, definition, model)
+        assert priced.cost is not None
+        assert priced.cost["input"] == pytest.approx(input_tokens * expected_input_price * M)
+
+
 class TestUsageTypes:
     @pytest.mark.parametrize(
         ("key", "kind"),
@@ -502,6 +599,66 @@ class TestCostAtIngest:
         assert found["calculatedTotalCost"] == pytest.approx((200 * 3 + 1000 * 0.3 + 50 * 15) * M)
 
 
+class TestPricingTiersEndToEnd:
+    def test_a_tier_from_the_api_prices_large_generations_and_is_reported(
+        self, client: TestClient, project: ProjectKeys
+    ) -> None:
+        body = tiered({"usageDetailPattern": "^input", "operator": "gte", "value": 1000})
+        body.update(modelName="acme-long", matchPattern="^acme-long$")
+        created = client.post("/api/public/models", json=body, headers=project.headers)
+        assert created.status_code == 200, created.text
+        tiers = created.json()["pricingTiers"]
+        assert [(t["name"], t["isDefault"], t["priority"]) for t in tiers] == [
+            ("Standard", True, 0),
+            ("big", False, 1),
+        ]
+        assert tiers[1]["conditions"][0]["usageDetailPattern"] == "^input"
+        assert tiers[1]["prices"] == {"input": 2e-6}
+        fetched = client.get(f"/api/public/models/{created.json()['id']}", headers=project.headers)
+        assert fetched.json()["pricingTiers"] == tiers
+        trace = new_id()
+        ingest(
+            client,
+            project,
+            generation_event("small", trace, model="acme-long", usageDetails={"input": 999}),
+            generation_event("large", trace, model="acme-long", usageDetails={"input": 1000}),
+        )
+        small, large = observation(client, project, "small"), observation(client, project, "large")
+        assert small["calculatedTotalCost"] == pytest.approx(999e-6)
+        assert small["usagePricingTierName"] is None
+        assert large["calculatedTotalCost"] == pytest.approx(2000e-6)
+        assert large["usagePricingTierName"] == "big"
+        v2 = client.get(
+            "/api/public/v2/observations",
+            params={"traceId": trace, "fields": "core,usage"},
+            headers=project.headers,
+        ).json()["data"]
+        assert {o["id"]: o["usagePricingTierName"] for o in v2} == {"small": None, "large": "big"}
+        assert trace_cost(client, project, trace) == pytest.approx(2999e-6)
+
+    def test_an_otlp_span_above_200k_input_gets_the_built_in_long_context_price(
+        self, client: TestClient, project: ProjectKeys
+    ) -> None:
+        tid, sid = trace_id(), span_id()
+        body = export(
+            span(
+                tid,
+                sid,
+                "chat",
+                {
+                    "gen_ai.request.model": "gemini-2.5-pro",
+                    "gen_ai.usage.input_tokens": 300_000,
+                    "gen_ai.usage.output_tokens": 1_000,
+                },
+            )
+        )
+        response = client.post("/api/public/otel/v1/traces", json=body, headers=project.headers)
+        assert response.status_code == 200, response.text
+        found = observation(client, project, sid)
+        assert found["usagePricingTierName"] == "Long context (>200k input)"
+        assert found["calculatedTotalCost"] == pytest.approx((300_000 * 2.5 + 1_000 * 15) * M)
+
+
 class TestModelsApi:
     def test_list_starts_with_the_project_s_own_then_the_built_in_ones(
         self, client: TestClient, project: ProjectKeys
@@ -586,34 +743,37 @@ class TestModelsApi:
         assert found["modelId"] == response.json()["id"]
 
     @pytest.mark.parametrize(
-        "body",
+        ("body", "message"),
         [
-            {"modelName": "x", "matchPattern": "(unclosed", "inputPrice": 1e-6},
-            {"modelName": "x", "matchPattern": "^x$"},
-            {"modelName": "x", "matchPattern": "^x$", "inputPrice": -1},
-            {"modelName": "", "matchPattern": "^x$", "inputPrice": 1e-6},
-            {
-                "modelName": "x",
-                "matchPattern": "^x$",
-                "pricingTiers": [
-                    {
-                        "isDefault": False,
-                        "priority": 1,
-                        "conditions": [
-                            {"usageDetailPattern": "input", "operator": "gt", "value": 200000}
-                        ],
-                        "prices": {"input": 1e-6},
-                    }
-                ],
-            },
+            (
+                {"modelName": "x", "matchPattern": "(unclosed", "inputPrice": 1e-6},
+                "regular expression",
+            ),
+            ({"modelName": "x", "matchPattern": "^x$"}, "at least one price"),
+            ({"modelName": "x", "matchPattern": "^x$", "inputPrice": -1}, "greater than"),
+            ({"modelName": "", "matchPattern": "^x$", "inputPrice": 1e-6}, "at least 1"),
+            (tiered({"usageDetailPattern": "^input", "operator": "over", "value": 1}), "operator"),
+            (
+                tiered({"usageDetailPattern": "(input", "operator": "gt", "value": 1}),
+                "usage pattern",
+            ),
+            (
+                tiered({"usageDetailPattern": "^input", "operator": "gt", "value": "lots"}),
+                "numeric",
+            ),
+            (tiered({"source": "headers", "key": "k", "operator": "in", "values": []}), "source"),
+            (tiered({"foo": "bar"}), "a condition has"),
+            (tiered(), "at least one condition"),
         ],
     )
     def test_invalid_definitions_are_400_with_a_message(
-        self, client: TestClient, project: ProjectKeys, body: dict[str, Any]
+        self, client: TestClient, project: ProjectKeys, body: dict[str, Any], message: str
     ) -> None:
         response = client.post("/api/public/models", json=body, headers=project.headers)
         assert response.status_code == 400, response.text
-        assert response.json()["message"]
+        assert message in str(response.json()), response.json()
+        own = client.get("/api/public/models", headers=project.headers).json()["data"]
+        assert own[0]["isLangfuseManaged"]  # nothing was saved
 
     def test_built_in_definitions_cannot_be_deleted(
         self, client: TestClient, project: ProjectKeys

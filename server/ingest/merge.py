@@ -94,6 +94,7 @@ def new_row(record: Record, now: datetime) -> Row:
             cost_source=None,
             unpriced_reason=None,
             model_price_id=None,
+            pricing_tier=None,
             usage_estimated=False,
             prompt_name=None,
             prompt_version=None,

@@ -247,7 +247,7 @@ def _v2_view(obs: Observation, trace: Trace | None, groups: set[str]) -> dict[st
             usageDetails=obs.usage_details or {},
             costDetails=obs.cost_details or {},
             totalCost=obs.total_cost,
-            usagePricingTierName=None,
+            usagePricingTierName=obs.pricing_tier,
         )
     if "prompt" in groups:
         view.update(promptId=None, promptName=obs.prompt_name, promptVersion=obs.prompt_version)

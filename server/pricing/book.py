@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select
 
 from server.db.models import ModelPriceRow
 from server.ingest.usage import token_totals, total_cost
-from server.pricing.catalog import ModelPrice, builtin_models, find_price
+from server.pricing.catalog import ModelPrice, builtin_models, find_price, tiers_of
 from server.pricing.cost import compute_cost
 from server.pricing.names import normalise_model_name
 from server.pricing.tokens import count_tokens, text_of
@@ -34,6 +34,7 @@ def from_row(row: ModelPriceRow | Any) -> ModelPrice:
         tokenizer=row.tokenizer,
         project_id=row.project_id,
         created_at=row.created_at,
+        tiers=tiers_of(row.tiers),
     )
 
 
@@ -87,12 +88,13 @@ def price_observation(row: dict[str, Any], candidates: list[ModelPrice]) -> None
     """Fill a stored observation row's computed cost, or its unpriced reason (in place)."""
     if row.get("cost_source") == "client" and row.get("cost_details"):
         row["unpriced_reason"] = None
+        row["pricing_tier"] = None
         return
     model = row.get("model")
     if not model:
         if row.get("cost_source") == "computed":
             row["cost_details"] = None
-        row.update(cost_source=None, unpriced_reason=None, model_price_id=None)
+        row.update(cost_source=None, unpriced_reason=None, model_price_id=None, pricing_tier=None)
         _derive(row)
         return
     at = row["start_time"]
@@ -104,11 +106,13 @@ def price_observation(row: dict[str, Any], candidates: list[ModelPrice]) -> None
         usage = _estimate(row, price.tokenizer if price else None)
         row["usage_details"] = usage or None
         row["usage_estimated"] = bool(usage)
-    priced = compute_cost(usage, price, model)
+    attributes = {"model_parameters": row.get("model_parameters"), "metadata": row.get("metadata")}
+    priced = compute_cost(usage, price, model, attributes)
     row["cost_details"] = priced.cost
     row["cost_source"] = "computed" if priced.cost else None
     row["unpriced_reason"] = priced.reason
     row["model_price_id"] = price.id if price else None
+    row["pricing_tier"] = priced.tier.name if priced.tier and priced.cost else None
     _derive(row)
 
 

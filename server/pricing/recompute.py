@@ -29,6 +29,7 @@ _PRICED = (
     "cost_source",
     "unpriced_reason",
     "model_price_id",
+    "pricing_tier",
     "input_tokens",
     "output_tokens",
     "total_tokens",

@@ -42,7 +42,11 @@ def model_view(model: ModelPrice) -> dict[str, Any]:
                 "priority": 0,
                 "conditions": [],
                 "prices": dict(prices),
-            }
+            },
+            *(
+                {"id": f"{model.id}:{tier.priority}", "isDefault": False, **tier.as_json()}
+                for tier in model.tiers
+            ),
         ],
     }
 
@@ -64,6 +68,7 @@ def create_model(
 ) -> Any:
     try:
         prices = parsed.prices()
+        tiers = parsed.tiers()
         created = service.create_definition(
             session,
             principal.project_id,
@@ -73,6 +78,7 @@ def create_model(
             start_date=parsed.startDate,
             unit=parsed.unit,
             tokenizer=parsed.tokenizerId,
+            tiers=tiers,
         )
     except ValueError as exc:
         raise BadRequest([{"msg": str(exc)}], str(exc)) from None

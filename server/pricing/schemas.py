@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from server.pricing.catalog import InvalidPattern, compile_pattern
+from server.pricing.catalog import InvalidPattern, compile_pattern, condition_of
 
 USAGE_KEY = r"^[A-Za-z0-9_.:-]{1,64}$"
 
@@ -18,7 +19,7 @@ class PricingTier(BaseModel):
     name: str | None = None
     isDefault: bool = True
     priority: int = 0
-    conditions: list[Any] = Field(default_factory=list)
+    conditions: list[dict[str, Any]] = Field(default_factory=list, max_length=10)
     prices: dict[str, float]
 
 
@@ -32,7 +33,7 @@ class ModelCreate(BaseModel):
     inputPrice: float | None = Field(default=None, ge=0)
     outputPrice: float | None = Field(default=None, ge=0)
     totalPrice: float | None = Field(default=None, ge=0)
-    pricingTiers: list[PricingTier] | None = None
+    pricingTiers: list[PricingTier] | None = Field(default=None, max_length=20)
     tokenizerId: str | None = Field(default=None, max_length=64)
     tokenizerConfig: dict[str, Any] | None = None
 
@@ -46,7 +47,7 @@ class ModelCreate(BaseModel):
         return value
 
     def prices(self) -> dict[str, float]:
-        """USD per unit by usage key, from the default tier or the flat fields."""
+        """USD per unit by usage key: the default tier's, or the flat fields'."""
         found: dict[str, float] = {}
         for key, value in (
             ("input", self.inputPrice),
@@ -55,17 +56,49 @@ class ModelCreate(BaseModel):
         ):
             if value is not None:
                 found[key] = value
-        for tier in self.pricingTiers or []:
+        defaults = [t for t in self.pricingTiers or [] if t.isDefault]
+        if len(defaults) > 1:
+            raise ValueError("only one pricing tier can be the default")
+        for tier in defaults:
             if tier.conditions:
-                raise ValueError(
-                    "pricing tiers with conditions are not supported yet; send one default tier"
-                )
-            found.update(tier.prices)
-        import re
+                raise ValueError("the default pricing tier has no conditions")
+            found.update(_checked(tier.prices))
+        return _checked(found)
 
-        for key, value in found.items():
-            if not re.match(USAGE_KEY, key):
-                raise ValueError(f"{key[:80]!r} is not a usage key")
-            if value < 0 or value != value:
-                raise ValueError(f"the price of {key!r} must be a number ≥ 0")
-        return found
+    def tiers(self) -> list[dict[str, Any]]:
+        """The conditional tiers, checked, as stored (see `catalog.PriceTier`)."""
+        stored = []
+        for tier in self.pricingTiers or []:
+            if tier.isDefault:
+                continue
+            if not tier.conditions:
+                raise ValueError(
+                    f"pricing tier {tier.name or tier.priority!r} needs at least one condition "
+                    "(or isDefault: true)"
+                )
+            if tier.priority <= 0:
+                raise ValueError("a conditional tier's priority is 1 or more (the default is 0)")
+            try:
+                conditions = [condition_of(c).as_json() for c in tier.conditions]
+            except InvalidPattern as exc:
+                raise ValueError(str(exc)) from None
+            stored.append(
+                {
+                    "name": (tier.name or f"tier {tier.priority}")[:100],
+                    "priority": tier.priority,
+                    "conditions": conditions,
+                    "prices": _checked(tier.prices),
+                }
+            )
+        if len({t["priority"] for t in stored}) != len(stored):
+            raise ValueError("two pricing tiers have the same priority")
+        return stored
+
+
+def _checked(prices: dict[str, float]) -> dict[str, float]:
+    for key, value in prices.items():
+        if not re.match(USAGE_KEY, key):
+            raise ValueError(f"{key[:80]!r} is not a usage key")
+        if value < 0 or value != value or value == float("inf"):
+            raise ValueError(f"the price of {key!r} must be a number ≥ 0")
+    return prices

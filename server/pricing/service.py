@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,6 +54,7 @@ def create_definition(
     start_date: datetime | None = None,
     unit: str = "TOKENS",
     tokenizer: str | None = None,
+    tiers: list[dict[str, Any]] | None = None,
 ) -> ModelPrice:
     if not prices:
         raise DefinitionError("give at least one price (e.g. input and output, USD per token)")
@@ -66,6 +68,7 @@ def create_definition(
         unit=unit or "TOKENS",
         tokenizer=tokenizer,
         prices=prices,
+        tiers=tiers or None,
         created_at=now,
         updated_at=now,
     )
@@ -85,7 +88,7 @@ def update_definition(
     start_date: datetime | None = None,
 ) -> ModelPrice | None:
     """Change one of the project's definitions in place (built-in ones are overridden, not
-    edited); None when the project has no such definition."""
+    edited); its tiers stay as they are. None when the project has no such definition."""
     row = session.get(ModelPriceRow, definition_id)
     if row is None or row.project_id != project_id:
         return None

@@ -15,8 +15,10 @@ from server.deps import SessionDep, StateDep
 from server.pricing import service
 from server.pricing.catalog import (
     PER_MILLION,
+    Condition,
     InvalidPattern,
     ModelPrice,
+    UsageCondition,
     compile_pattern,
     find_price,
 )
@@ -42,6 +44,13 @@ PRICE_FIELDS: list[tuple[str, str]] = [
 
 
 @dataclass
+class TierRow:
+    name: str
+    when: str  # its conditions, in words
+    prices: list[tuple[str, str]]
+
+
+@dataclass
 class DefinitionRow:
     id: str
     model_name: str
@@ -50,6 +59,7 @@ class DefinitionRow:
     builtin: bool
     taken: str | None
     prices: list[tuple[str, str]]  # (usage key, USD per 1M as text)
+    tiers: list[TierRow] = field(default_factory=list)
 
 
 @dataclass
@@ -63,6 +73,7 @@ class ModelForm:
     editing: str | None = None  # the id of the project definition being edited
     # Prices the form has no field for (set through the API), kept as they are on save.
     kept: list[tuple[str, str]] = field(default_factory=list)
+    kept_tiers: int = 0
 
 
 def _form_of(model: ModelPrice, *, editing: bool) -> ModelForm:
@@ -73,6 +84,7 @@ def _form_of(model: ModelPrice, *, editing: bool) -> ModelForm:
         start_date=model.start_date.strftime("%Y-%m-%d") if editing and model.start_date else "",
         prices={k: _per_million(v) for k, v in model.prices.items() if k in fields},
         editing=model.id if editing else None,
+        kept_tiers=len(model.tiers) if editing else 0,
         kept=[(k, _per_million(v)) for k, v in model.prices.items() if k not in fields]
         if editing
         else [],
@@ -123,7 +135,25 @@ def _row(model: ModelPrice) -> DefinitionRow:
         builtin=model.builtin,
         taken=model.taken.isoformat() if model.taken else None,
         prices=[(key, _per_million(value)) for key, value in model.prices.items()],
+        tiers=[
+            TierRow(
+                tier.name,
+                " and ".join(describe(c) for c in tier.conditions),
+                [(key, _per_million(value)) for key, value in tier.prices.items()],
+            )
+            for tier in model.tiers
+        ],
     )
+
+
+_SYMBOLS = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "eq": "=", "neq": "≠"}
+
+
+def describe(condition: Condition) -> str:
+    if isinstance(condition, UsageCondition):
+        value = f"{condition.value:,.0f}" if condition.value.is_integer() else str(condition.value)
+        return f"usage {condition.pattern} {_SYMBOLS[condition.operator]} {value}"
+    return f"{condition.source}.{condition.key} in {', '.join(condition.values)}"
 
 
 def _jobs(request: Request, state: StateDep) -> RecomputeJobs:

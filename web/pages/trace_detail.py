@@ -453,12 +453,16 @@ def _totals(rollup: TraceRollup | None) -> Totals:
     )
 
 
-def cost_note(source: str | None, unpriced: str | None, price_id: str | None) -> str | None:
+def cost_note(
+    source: str | None, unpriced: str | None, price_id: str | None, tier: str | None = None
+) -> str | None:
     if source == "client":
         return "sent by the client"
     if source == "computed":
         definition = (price_id or "").removeprefix("builtin:")
         note = f"computed from usage × the {definition} price" if definition else "computed"
+        if tier:
+            note += f", tier “{tier}”"
         return f"{note} ({unpriced})" if unpriced else note
     if unpriced:
         return f"unpriced: {unpriced}"
@@ -591,7 +595,9 @@ def _observation_panel(
         usage=_numbers(obs.usage_details),
         cost=_numbers(obs.cost_details),
         total_cost=obs.total_cost,
-        cost_note=cost_note(obs.cost_source, obs.unpriced_reason, obs.model_price_id),
+        cost_note=cost_note(
+            obs.cost_source, obs.unpriced_reason, obs.model_price_id, obs.pricing_tier
+        ),
         usage_estimated=obs.usage_estimated,
         level=obs.level,
         status_message=obs.status_message,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -26,5 +27,8 @@ class ModelPriceRow(Base):
     tokenizer: Mapped[str | None] = mapped_column(String(64))
     # {usage key: USD per unit}
     prices: Mapped[dict[str, float]] = mapped_column(PortableJSON)
+    # Conditional prices: [{name, priority, conditions: [...], prices: {key: USD per unit}}]
+    # (see server.pricing.catalog.PriceTier); NULL: the default prices only.
+    tiers: Mapped[list[dict[str, Any]] | None] = mapped_column(PortableJSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -49,6 +49,8 @@ class Observation(Base):
     cost_source: Mapped[str | None] = mapped_column(String(16))
     unpriced_reason: Mapped[str | None] = mapped_column(Text)
     model_price_id: Mapped[str | None] = mapped_column(String(255))
+    # The name of the definition's tier whose prices applied; NULL: its default prices.
+    pricing_tier: Mapped[str | None] = mapped_column(String(255))
     # True when usage was counted by Spyglass from the text, not sent by the client.
     usage_estimated: Mapped[bool] = mapped_column(Boolean, server_default=false())
     prompt_name: Mapped[str | None] = mapped_column(Text)
