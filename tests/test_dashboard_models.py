@@ -578,7 +578,7 @@ class TestCostByUsageType:
             assert by_type == pytest.approx({k.capitalize(): v for k, v in expected.items()})
             assert sum(by_type.values()) == pytest.approx(chart(range_, "cost")["Total"])
 
-        check("24h")  # raw rows, 15-minute buckets
+        check("6h")  # plain SQL over the raw rows, 5-minute buckets
         check("7d")  # hourly rollups, that hour still dirty: read raw (then rebuilt)
         rollups.refresh_dirty(engine, datetime.now(UTC))
         m = metric_hours.c
@@ -596,3 +596,25 @@ class TestCostByUsageType:
             ).all()
         assert dict(stored) == pytest.approx(expected)
         check("7d")  # now from the stored rollups
+
+    def test_a_cost_removed_by_a_recompute_leaves_the_charts_working(
+        self, client: TestClient, engine: Engine, project: ProjectKeys
+    ) -> None:
+        from server.pricing.recompute import recompute_costs
+
+        created = client.post(
+            "/api/public/models",
+            json={"modelName": "acme", "matchPattern": "^acme-llm-7$", "inputPrice": 1e-6},
+            headers=project.headers,
+        ).json()
+        ingest(client, project, recent("gone", "acme-llm-7", usageDetails={"input": 1000}))
+        assert cost_of(client, project, "gone") == pytest.approx(1e-3)
+        client.delete(f"/api/public/models/{created['id']}", headers=project.headers)
+        recompute_costs(engine, project.id, None, None)
+        assert cost_of(client, project, "gone") is None
+        browser = signed_in(client, engine, project, role="viewer")
+        for range_ in ("6h", "7d"):  # plain SQL, then rollups
+            response = browser.get(f"/project/{project.id}/metrics?range={range_}")
+            assert response.status_code == 200, response.text
+            chart = soup(response.text).select_one("#chart-cost-types")
+            assert chart is not None and chart.select_one(".chart-canvas") is None  # no data

@@ -266,11 +266,15 @@ def table_valued_each(column: ColumnElement[Any]) -> Any:
     return func.json_each(column).table_valued("value")
 
 
-def json_object_entries(dialect: Dialect, column: Any) -> Any:
-    """The (key, value) pairs of the JSON object in `column`, as a table to join per row
-    (`value` is text on Postgres, the JSON value on SQLite: cast it)."""
+def json_object_entries(dialect: Dialect, column: Any) -> tuple[Any, ColumnElement[bool]]:
+    """The (key, value) pairs of the JSON object in `column`, as a table to join per row, and
+    the condition the rows must meet first: a JSON `null` or array (SQLAlchemy writes Python
+    None as JSON null) would make Postgres's function fail. `value` is text on Postgres, the
+    JSON value on SQLite: cast it."""
     if dialect is Dialect.POSTGRESQL:
-        return func.jsonb_each_text(column).table_valued("key", "value")
+        entries = func.jsonb_each_text(column).table_valued("key", "value")
+        return entries, func.jsonb_typeof(column) == "object"
     if dialect is Dialect.SQLITE:
-        return func.json_each(column).table_valued("key", "value")
+        entries = func.json_each(column).table_valued("key", "value")
+        return entries, func.json_type(column) == "object"
     assert_never(dialect)

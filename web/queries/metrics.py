@@ -347,8 +347,8 @@ def cost_by_usage_type(session: Session, w: Window, bucket: int) -> dict[tuple[i
     SQL and grouped into types here (see `server.pricing.usage_types`)."""
     dialect = Dialect.of(session)
     at = _bucket(dialect, Observation.start_time, bucket).label("bucket")
-    priced = [*_observations(w), Observation.cost_details.is_not(None)]
-    entries = json_object_entries(dialect, Observation.cost_details)
+    entries, is_object = json_object_entries(dialect, Observation.cost_details)
+    priced = [*_observations(w), Observation.cost_details.is_not(None), is_object]
     parts = (
         select(at, entries.c.key, func.sum(cast(entries.c.value, Float)))
         .select_from(Observation)
