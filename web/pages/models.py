@@ -26,7 +26,7 @@ from server.pricing.jobs import RecomputeJob, RecomputeJobs
 from server.users.queries import Role
 from web.queries.models import recent_models
 from web.security import Access, ProjectAccess
-from web.templating import render
+from web.templating import is_fragment_request, render
 from web.timerange import parse_moment
 
 router = APIRouter(prefix="/project/{project_id}/settings/models")
@@ -119,6 +119,9 @@ class ModelsPage:
     price_fields: list[tuple[str, str]] = field(default_factory=lambda: PRICE_FIELDS)
     recompute_from: str = ""
     section: str = "models"
+    # A fragment answer also swaps in the preview and the recent names (what prices them, or
+    # how many are unpriced, changed with it).
+    refresh_others: bool = False
 
 
 def _per_million(value: float) -> str:
@@ -354,8 +357,14 @@ async def save_definition(
         saved=f"{verb} {form.model_name}. New observations use it at once; "
         "recompute to reprice older ones."
     )
-    page = _page(request, access, session, state, saved)
-    return render(request, "settings_models.html", page, fragment="definitions")
+    return _changed(request, _page(request, access, session, state, saved))
+
+
+def _changed(request: Request, page: ModelsPage) -> Response:
+    """The definitions after a save or delete; the address loses any `?edit=`."""
+    page.refresh_others = is_fragment_request(request)
+    headers = {"HX-Replace-Url": f"/project/{page.access.project.id}/settings/models"}
+    return render(request, "settings_models.html", page, fragment="definitions", headers=headers)
 
 
 @router.post("/{definition_id}/delete")
@@ -373,8 +382,7 @@ def delete_definition(
         )
     session.commit()
     state.writer.prices.invalidate(access.project.id)
-    page = _page(request, access, session, state, ModelForm(saved="Deleted."))
-    return render(request, "settings_models.html", page, fragment="definitions")
+    return _changed(request, _page(request, access, session, state, ModelForm(saved="Deleted.")))
 
 
 @router.post("/recompute")
@@ -391,6 +399,7 @@ def start_recompute(
     job = _jobs(request, state).start(access.project.id, start_at, end_at)
     page = _page(request, access, session, state)
     page.job = job
+    page.refresh_others = job.finished and is_fragment_request(request)
     return render(request, "settings_models.html", page, fragment="recompute")
 
 
@@ -400,4 +409,7 @@ def recompute_progress(
 ) -> Response:
     page = _page(request, access, session, state)
     page.job = _jobs(request, state).get(access.project.id, job_id)
+    page.refresh_others = (
+        page.job is not None and page.job.finished and is_fragment_request(request)
+    )
     return render(request, "settings_models.html", page, fragment="recompute")
