@@ -22,8 +22,9 @@ UNSPLIT = "not split"
 
 # Chart order: the types most costs are made of first.
 TYPES = (INPUT, OUTPUT, CACHE_READ, CACHE_WRITE, REASONING, AUDIO, IMAGES, OTHER, UNSPLIT)
-# Rounding noise when a client's total is compared with the sum of its parts.
-_TOLERANCE = 1e-12
+# Rounding noise when a total is compared with the sum of its parts (sums of many floats
+# differ in their last digits); a real unsplit cost below a billionth of a dollar is noise too.
+_TOLERANCE = 1e-9
 
 
 def usage_type(key: str) -> str | None:

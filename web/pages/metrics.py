@@ -325,7 +325,7 @@ def _add_cards_and_charts(
         _latency_chart(starts, bucket, {t.bucket: t.latency for t in traces}, links),
         _tokens_chart(starts, bucket, per_bucket, links),
         _cost_chart(starts, bucket, per_bucket, observations, links),
-        _cost_type_chart(starts, bucket, source.cost_by_usage_type(), links),
+        _cost_type_chart(starts, bucket, source.cost_by_usage_type(), per_bucket, links),
         _error_chart(starts, bucket, traces, links),
         _score_chart(starts, bucket, scores, links),
     ]
@@ -493,15 +493,26 @@ def _cost_chart(
 
 
 def _cost_type_chart(
-    starts: list[int], bucket: int, by_type: dict[tuple[int, str], float], links: Links
+    starts: list[int],
+    bucket: int,
+    parts: dict[tuple[int, str], float],
+    per_bucket: dict[int, Totals],
+    links: Links,
 ) -> TimeChart:
-    """Known costs per usage type (input, output, cached input, cache write, reasoning…)."""
+    """Known costs per usage type (input, output, cached input, cache write, reasoning…); what
+    a bucket's total holds beyond its parts (costs sent as a bare total) is "not split"."""
+    by_type: dict[str, dict[int, float | None]] = defaultdict(dict)
+    by_bucket: dict[int, dict[str, float]] = defaultdict(dict)
+    for (b, kind), cost in parts.items():
+        by_bucket[b][kind] = cost
+    for b, totals in per_bucket.items():
+        usage_types.add_unsplit(by_bucket[b], totals.cost)
+    for b, found in by_bucket.items():
+        for kind, cost in found.items():
+            by_type[kind][b] = cost
     series = [
-        Series(
-            kind.capitalize(),
-            align(starts, {b: cost for (b, k), cost in by_type.items() if k == kind}),
-        )
-        for kind in usage_types.ordered(k for _, k in by_type)
+        Series(kind.capitalize(), align(starts, by_type[kind]))
+        for kind in usage_types.ordered(by_type)
     ]
     title = "Cost by usage type"
     return TimeChart("cost-types", title, "usd", bucket, starts, series, links.bucket())

@@ -344,28 +344,25 @@ def observations_by_bucket_and_model(
 
 def cost_by_usage_type(session: Session, w: Window, bucket: int) -> dict[tuple[int, str], float]:
     """Cost per (bucket, usage type): the keys of each observation's cost details, summed in
-    SQL and grouped into types here (see `server.pricing.usage_types`)."""
+    SQL and grouped into types here (see `server.pricing.usage_types`). What a bucket's total
+    holds beyond these parts (costs sent as a bare total) is added by the page from the
+    totals it already has."""
     dialect = Dialect.of(session)
     at = _bucket(dialect, Observation.start_time, bucket).label("bucket")
     entries, is_object = json_object_entries(dialect, Observation.cost_details)
-    priced = [*_observations(w), Observation.cost_details.is_not(None), is_object]
     parts = (
         select(at, entries.c.key, func.sum(cast(entries.c.value, Float)))
         .select_from(Observation)
         .join(entries, true())
-        .where(*priced)
+        .where(*_observations(w), Observation.cost_details.is_not(None), is_object)
         .group_by(at, entries.c.key)
     )
-    by_bucket: dict[int, dict[str, float]] = defaultdict(dict)
+    found: dict[tuple[int, str], float] = {}
     for b, key, amount in session.execute(parts):
         kind = usage_types.usage_type(str(key))
         if kind is not None and amount is not None:
-            found = by_bucket[int(b)]
-            found[kind] = found.get(kind, 0.0) + float(amount)
-    totals = select(at, func.sum(Observation.total_cost)).where(*priced).group_by(at)
-    for b, total in session.execute(totals):
-        usage_types.add_unsplit(by_bucket[int(b)], None if total is None else float(total))
-    return {(b, kind): amount for b, found in by_bucket.items() for kind, amount in found.items()}
+            found[(int(b), kind)] = found.get((int(b), kind), 0.0) + float(amount)
+    return found
 
 
 def model_durations(session: Session, w: Window) -> dict[str | None, Percentiles]:
