@@ -1176,8 +1176,11 @@ def pages_for(meta: dict[str, Any]) -> list[Page]:
         Page(f"session ({meta['top_session'][1]} traces)", f"{base}/sessions/{session}"),
         Page("users list", f"{base}/users"),
         Page(f"user ({meta['top_user'][1]:,} traces)", f"{base}/users/{user}"),
+        # 6 h: the longest range read from the raw rows (longer ones read the hourly rollups).
+        Page("metrics: 6 h", f"{base}/metrics?range=6h"),
         Page("metrics: 24 h", f"{base}/metrics?range=24h"),
         Page("metrics: 30 days", f"{base}/metrics?range=30d"),
+        Page("settings: models & prices", f"{base}/settings/models"),
     ]
     return pages
 
