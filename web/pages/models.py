@@ -41,6 +41,7 @@ PRICE_FIELDS: list[tuple[str, str]] = [
     ("input_audio_tokens", "Audio input"),
     ("output_audio_tokens", "Audio output"),
 ]
+FORM_KEYS = frozenset(key for key, _ in PRICE_FIELDS)
 
 
 @dataclass
@@ -77,18 +78,20 @@ class ModelForm:
 
 
 def _form_of(model: ModelPrice, *, editing: bool) -> ModelForm:
-    fields = {key for key, _ in PRICE_FIELDS}
     return ModelForm(
         model_name=model.model_name,
         match_pattern=model.match_pattern,
         start_date=model.start_date.strftime("%Y-%m-%d") if editing and model.start_date else "",
-        prices={k: _per_million(v) for k, v in model.prices.items() if k in fields},
+        prices={k: _per_million(v) for k, v in model.prices.items() if k in FORM_KEYS},
         editing=model.id if editing else None,
         kept_tiers=len(model.tiers) if editing else 0,
-        kept=[(k, _per_million(v)) for k, v in model.prices.items() if k not in fields]
-        if editing
-        else [],
+        kept=_kept(model) if editing else [],
     )
+
+
+def _kept(model: ModelPrice) -> list[tuple[str, str]]:
+    """The prices the form has no field for, per 1M as text."""
+    return [(k, _per_million(v)) for k, v in model.prices.items() if k not in FORM_KEYS]
 
 
 @dataclass
@@ -266,8 +269,7 @@ def preview_fragment(
 def _parse_prices(values: dict[str, str], kept: dict[str, float]) -> dict[str, float]:
     """The form's prices (USD per 1M) as USD per token, plus the `kept` prices of keys the
     form has no field for."""
-    fields = {key for key, _ in PRICE_FIELDS}
-    prices = {key: value for key, value in kept.items() if key not in fields}
+    prices = {key: value for key, value in kept.items() if key not in FORM_KEYS}
     for key, text in values.items():
         text = text.strip().replace(",", ".").lstrip("$")
         if not text:
@@ -312,8 +314,7 @@ async def save_definition(
             return render(
                 request, "settings_models.html", page, fragment="definitions", status_code=404
             )
-        fields = {key for key, _ in PRICE_FIELDS}
-        form.kept = [(k, _per_million(v)) for k, v in existing.prices.items() if k not in fields]
+        form.kept = _kept(existing)
     try:
         if not form.model_name:
             raise ValueError("give the model a name")
