@@ -66,7 +66,7 @@ def busiest_hours(engine: Engine, count: int) -> list[tuple[str, datetime]]:
         .limit(count)
     )
     with engine.connect() as conn:
-        return [(project, rollups._utc(hour)) for project, hour in conn.execute(query)]
+        return [(project, rollups.hour_of(hour)) for project, hour in conn.execute(query)]
 
 
 def rebuild(engine: Engine, hours: list[tuple[str, datetime]]) -> float:

@@ -61,8 +61,6 @@ HOUR = timedelta(hours=1)
 MODEL_CALLS = frozenset(("GENERATION", "EMBEDDING"))
 # Scores whose numeric value means something when averaged (categorical ones are stored as 0).
 AVERAGED_SCORES = ("NUMERIC", "BOOLEAN")
-# "usage": cost per usage type (input, cached input, reasoning…), see server.pricing.usage_types.
-DIMENSIONS = ("model", "name", "prompt", "usage")
 _LOG_STEP = math.log(1.1)
 ZERO_BIN = -1_000_000  # durations of 0 ms (or less, from clients with skewed clocks)
 _CHUNK = 500
@@ -679,35 +677,6 @@ def dirty_hours(session: Session, project_id: str, start: datetime, end: datetim
     d = _dirty.c
     query = select(d.hour).where(d.project_id == project_id, d.hour >= start, d.hour < end)
     return {_utc(h) for h in session.scalars(query)}
-
-
-def stored_observations(
-    session: Session, project_id: str, start: datetime, end: datetime, environment: str | None
-) -> Iterator[tuple[GroupKey, Group]]:
-    m = metric_hours.c
-    query = select(
-        m.hour,
-        m.environment,
-        m.dimension,
-        m.key,
-        m.version,
-        m.observations,
-        m.model_calls,
-        m.errors,
-        m.model_call_errors,
-        m.unpriced,
-        m.input_tokens,
-        m.output_tokens,
-        m.cost,
-        m.durations,
-    ).where(m.project_id == project_id, m.hour >= start, m.hour < end)
-    if environment is not None:
-        query = query.where(m.environment == environment)
-    for row in session.execute(query):
-        durations: Counter[int] = Counter()
-        add_encoded(durations, row[13])
-        g = Group(*row[5:13], durations=durations)  # type: ignore[misc]
-        yield (_utc(row[0]), row[1], row[2], row[3], row[4]), g
 
 
 def stored_traces(
